@@ -1,0 +1,39 @@
+"""Shared fixtures.
+
+``torch`` is an optional test dependency (the ``crosscheck`` extra).  Locally a
+missing torch skips the cross-check tests; in CI (``CI=true``) it is an error,
+so the PyTorch comparison can never silently disappear.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+
+import numpy as np
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def require(module_name: str, why: str):
+    """Import an optional module, skipping locally and failing in CI when it is missing."""
+    try:
+        return importlib.import_module(module_name)
+    except ImportError:
+        if IN_CI:
+            pytest.fail(f"{module_name} is required in CI ({why}) but is not installed")
+        pytest.skip(f"{module_name} not installed ({why})")
+
+
+@pytest.fixture(scope="session")
+def torch():
+    """The ``torch`` module set to float64 determinism, or a skip (a failure in CI)."""
+    t = require("torch", "PyTorch cross-checks; install the 'crosscheck' extra")
+    t.set_num_threads(1)
+    return t
+
+
+@pytest.fixture
+def rng():
+    """A fresh seeded generator for each test."""
+    return np.random.default_rng(1234)
