@@ -1,0 +1,53 @@
+"""cnnlab: a small, tested NumPy library for learning convolutional neural networks.
+
+The package mirrors PyTorch's vocabulary (NCHW data, ``Conv2d(in_channels,
+out_channels, kernel_size, stride, padding)``, ``parameters()``, ``zero_grad()``,
+``train()``/``eval()``) and is organised one concept per module:
+
+=================  ==========================================================
+``shapes``         output sizes and padding ("same"/"valid") of conv and pool
+``conv``           2-D convolution (cross-correlation): naive and fast kernels
+``pool``           max and average pooling: naive and fast kernels
+``activations``    ReLU, sigmoid, tanh
+``linear``         affine layer and flatten
+``losses``         softmax, log-softmax, cross-entropy, mean squared error
+``gradcheck``      central-difference gradient checking
+``module``         ``Parameter``, ``Module`` and ``Sequential``
+``layers``         layer classes over the functional kernels
+``norm``           batch normalisation
+``init``           He and Xavier initialisation
+``optim``          SGD (momentum, weight decay) and Adam
+``analysis``       parameter counts, receptive fields, ``summary()`` tables
+``viz``            figures and interactive views for the book (needs matplotlib
+                   and ipywidgets, imported lazily)
+=================  ==========================================================
+
+Every functional kernel comes as ``*_forward(...) -> (out, cache)`` and
+``*_backward(dout, cache)``; loop-based ``*_naive`` versions are the oracles
+the fast ones are tested against.  The most used names are re-exported here;
+functions named like their module (``gradcheck.gradcheck``, ``linear.linear``)
+are not, so that ``cnnlab.gradcheck`` and ``cnnlab.linear`` stay modules.
+"""
+from .activations import relu, sigmoid, tanh
+from .conv import conv2d, conv2d_naive, convolve2d
+from .layers import (AvgPool2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU, Sigmoid,
+                     Tanh)
+from .losses import CrossEntropyLoss, MSELoss, cross_entropy, log_softmax, mse, softmax
+from .module import Module, Parameter, Sequential
+from .norm import BatchNorm1d, BatchNorm2d
+from .optim import SGD, Adam
+from .pool import avg_pool2d, max_pool2d
+from .shapes import conv2d_output_shape, conv_output_size, pool2d_output_shape, pool_output_size
+from .analysis import (conv2d_parameters, count_parameters, linear_parameters, receptive_field,
+                      summary)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Adam", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv2d", "CrossEntropyLoss", "Dropout",
+    "Flatten", "Linear", "MSELoss", "MaxPool2d", "Module", "Parameter", "ReLU", "SGD",
+    "Sequential", "Sigmoid", "Tanh", "avg_pool2d", "conv2d", "conv2d_naive", "conv2d_output_shape",
+    "conv2d_parameters", "conv_output_size", "convolve2d", "count_parameters", "cross_entropy",
+    "linear_parameters", "log_softmax", "max_pool2d", "mse",
+    "pool2d_output_shape", "pool_output_size", "receptive_field", "relu", "sigmoid", "softmax", "summary", "tanh",
+]

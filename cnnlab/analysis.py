@@ -1,0 +1,233 @@
+"""Calculators for a network's size: parameter counts, receptive fields, summaries.
+
+Everything here is shape arithmetic: no array is created, so a summary of a
+4096x4096 input is as quick as one of a 28x28 input.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from ._validate import as_pair, check_int
+from .layers import AvgPool2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU, Sigmoid, Tanh
+from .module import Module, Sequential
+from .norm import BatchNorm1d, BatchNorm2d
+from .shapes import resolve_padding
+
+__all__ = ["count_parameters", "conv2d_parameters", "linear_parameters", "RFRow",
+           "receptive_field", "SummaryRow", "Summary", "summary"]
+
+_PASS_THROUGH = (ReLU, Sigmoid, Tanh, Dropout, BatchNorm1d, BatchNorm2d)
+
+
+def count_parameters(model: Module) -> int:
+    """Number of scalar parameters in a layer or model (``sum(p.data.size)``)."""
+    if not isinstance(model, Module):
+        raise TypeError(f"model must be a Module, got {type(model).__name__}")
+    return model.num_parameters()
+
+
+def conv2d_parameters(in_channels: int, out_channels: int, kernel_size, bias: bool = True) -> int:
+    """Parameters of a ``Conv2d``: ``(kh * kw * in_channels + 1) * out_channels``.
+
+    Each of the ``out_channels`` filters has ``kh * kw * in_channels`` weights and
+    one bias (the textbook ``(F * F * D + 1) * N``). Without bias the ``+ 1`` goes.
+    """
+    c_in = check_int(in_channels, "in_channels", 1)
+    c_out = check_int(out_channels, "out_channels", 1)
+    kh, kw = as_pair(kernel_size, "kernel_size", 1)
+    return (kh * kw * c_in + _bias(bias)) * c_out
+
+
+def linear_parameters(in_features: int, out_features: int, bias: bool = True) -> int:
+    """Parameters of a ``Linear``: ``(in_features + 1) * out_features``."""
+    n_in = check_int(in_features, "in_features", 1)
+    n_out = check_int(out_features, "out_features", 1)
+    return (n_in + _bias(bias)) * n_out
+
+
+def _bias(bias) -> int:
+    if not isinstance(bias, bool):
+        raise TypeError(f"bias must be a bool, got {bias!r}")
+    return int(bias)
+
+
+class RFRow(NamedTuple):
+    """One layer of a receptive-field table (one spatial axis)."""
+
+    name: str
+    kernel: int
+    stride: int
+    receptive_field: int
+    jump: int
+    size: int | None = None
+
+
+def _rf_layers(layers, axis: int, prefix: str = "") -> Iterator[tuple]:
+    """Yield ``(name, kernel, stride, dilation, pad_before, pad_after)``; stop at Flatten/Linear."""
+    for i, layer in enumerate(layers):
+        name = f"{prefix}{i}"
+        if isinstance(layer, Sequential):
+            for row in _rf_layers(layer, axis, name + "."):
+                if row is None:
+                    yield None
+                    return
+                yield row
+        elif isinstance(layer, (Flatten, Linear)):
+            yield None
+            return
+        elif isinstance(layer, (Conv2d, MaxPool2d, AvgPool2d)):
+            pads = resolve_padding(layer.padding, layer.kernel_size, layer.stride)
+            dilation = as_pair(getattr(layer, "dilation", 1), "dilation", 1)
+            yield (f"{name}: {type(layer).__name__}", layer.kernel_size[axis],
+                   layer.stride[axis], dilation[axis], *pads[2 * axis:2 * axis + 2])
+        elif isinstance(layer, _PASS_THROUGH):
+            yield f"{name}: {type(layer).__name__}", 1, 1, 1, 0, 0
+        elif isinstance(layer, (tuple, list)) and len(layer) in (2, 3):
+            k = check_int(layer[0], f"layers[{i}] kernel", 1)
+            s = check_int(layer[1], f"layers[{i}] stride", 1)
+            p = check_int(layer[2], f"layers[{i}] padding", 0) if len(layer) == 3 else 0
+            yield f"{name}: ({', '.join(map(str, layer))})", k, s, 1, p, p
+        else:
+            raise TypeError(f"layers[{i}] must be a Conv2d/pooling/activation/BatchNorm/"
+                            f"Dropout layer or a (kernel, stride[, padding]) tuple, "
+                            f"got {layer!r}")
+
+
+def receptive_field(layers: Iterable, input_size: int | None = None, *,
+                    axis: int = 0) -> list[RFRow]:
+    """Receptive field and jump of the units after each layer, along one spatial axis.
+
+    Parameters
+    ----------
+    layers : Sequential or iterable of layers or of (kernel, stride[, padding]) tuples
+        ``Conv2d``, ``MaxPool2d`` and ``AvgPool2d`` grow the field; activations,
+        ``BatchNorm`` and ``Dropout`` pass it through (kernel 1, stride 1). The
+        table stops at the first ``Flatten`` or ``Linear``: a fully connected
+        unit sees the whole input. Nested ``Sequential`` are walked through.
+    input_size : int, optional
+        Input length along ``axis``; when given, each row also carries the
+        output length ``size`` (and an impossible layer raises ``ValueError``).
+    axis : {0, 1}, default 0
+        0 for height, 1 for width; the two agree for square kernels and strides.
+
+    Returns
+    -------
+    list of RFRow
+        ``(name, kernel, stride, receptive_field, jump, size)`` per layer.
+
+    Notes
+    -----
+    Starting from ``r = 1`` and ``j = 1`` at the input, a layer with kernel
+    ``k``, stride ``s`` and dilation ``d`` gives
+
+    ``r_out = r_in + d * (k - 1) * j_in`` and ``j_out = j_in * s``.
+
+    ``j`` is the distance, in input pixels, between neighbouring units. Padding
+    changes neither, only where the fields sit and the output size.
+
+    Examples
+    --------
+    >>> [row.receptive_field for row in receptive_field([(3, 1), (3, 1), (3, 1), (2, 2)])]
+    [3, 5, 7, 8]
+    """
+    if axis not in (0, 1) or isinstance(axis, bool):
+        raise ValueError(f"axis must be 0 (height) or 1 (width), got {axis!r}")
+    if isinstance(layers, Module) and not isinstance(layers, Sequential):
+        layers = [layers]
+    if not isinstance(layers, Iterable):
+        raise TypeError(f"layers must be an iterable of layers, got {type(layers).__name__}")
+    size = None if input_size is None else check_int(input_size, "input_size", 1)
+    r, j, rows = 1, 1, []
+    for item in _rf_layers(list(layers), axis):
+        if item is None:
+            break
+        name, k, s, d, before, after = item
+        r, j = r + d * (k - 1) * j, j * s
+        if size is not None:
+            span = size + before + after - d * (k - 1)
+            if span < 1:
+                raise ValueError(f"input_size: {name} needs at least {d * (k - 1) + 1} "
+                                 f"padded pixels, got {size + before + after}")
+            size = (span - 1) // s + 1
+        rows.append(RFRow(name, k, s, r, j, size))
+    return rows
+
+
+class SummaryRow(NamedTuple):
+    """One leaf layer of a :class:`Summary`."""
+
+    name: str
+    layer: str
+    output_shape: tuple[int, ...]
+    params: int
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A model's layers, output shapes and parameter counts; ``str()`` gives the table."""
+
+    rows: list[SummaryRow]
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+    total_params: int
+    trainable_params: int
+
+    def __str__(self) -> str:
+        names = ["  " * r.name.count(".") + f"{r.name} ({r.layer})" if r.name else r.layer
+                 for r in self.rows]
+        shapes = [str(list(r.output_shape)) for r in self.rows]
+        params = [f"{r.params:,}" for r in self.rows]
+        w1 = max([len("Layer (type)")] + [len(n) for n in names])
+        w2 = max([len("Output Shape")] + [len(s) for s in shapes])
+        w3 = max([len("Param #")] + [len(p) for p in params])
+        rule = "=" * (w1 + w2 + w3 + 6)
+        lines = [rule, f"{'Layer (type)':<{w1}}   {'Output Shape':<{w2}}   {'Param #':>{w3}}", rule]
+        lines += [f"{n:<{w1}}   {s:<{w2}}   {p:>{w3}}" for n, s, p in zip(names, shapes, params)]
+        lines += [rule, f"Input shape: {list(self.input_shape)}",
+                  f"Total params: {self.total_params:,}",
+                  f"Trainable params: {self.trainable_params:,}",
+                  f"Non-trainable params: {self.total_params - self.trainable_params:,}", rule]
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+
+def _summary_rows(model: Module, shape: tuple[int, ...], prefix: str,
+                  rows: list[SummaryRow]) -> tuple[int, ...]:
+    if isinstance(model, Sequential):
+        for name, child in model.named_children():
+            shape = _summary_rows(child, shape, prefix + name + ".", rows)
+        return shape
+    shape = tuple(model.output_shape(shape))
+    rows.append(SummaryRow(prefix[:-1], type(model).__name__, shape, model.num_parameters()))
+    return shape
+
+
+def summary(model: Module, input_shape: tuple[int, ...]) -> Summary:
+    """Describe ``model`` for an input of ``input_shape`` without running any data.
+
+    Parameters
+    ----------
+    model : Module
+        ``Sequential`` containers (also nested ones) are expanded into their
+        layers, named by dotted index (``"1.0"``) like their parameters.
+    input_shape : tuple of int
+        Including the batch dimension, e.g. ``(1, 3, 224, 224)``.
+
+    Returns
+    -------
+    Summary
+        ``rows`` (name, layer type, output shape, params) for every leaf layer,
+        and the totals; ``print(summary(...))`` shows a fixed-width table.
+    """
+    if not isinstance(model, Module):
+        raise TypeError(f"model must be a Module, got {type(model).__name__}")
+    if not isinstance(input_shape, (tuple, list)):
+        raise TypeError(f"input_shape must be a tuple of ints, got {type(input_shape).__name__}")
+    shape = tuple(check_int(s, "input_shape", 1) for s in input_shape)
+    rows: list[SummaryRow] = []
+    out = _summary_rows(model, shape, "", rows)
+    trainable = sum(p.data.size for p in model.parameters() if p.requires_grad)
+    return Summary(rows, shape, out, model.num_parameters(), int(trainable))

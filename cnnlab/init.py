@@ -1,0 +1,107 @@
+"""Weight initialisation: He (Kaiming) and Xavier (Glorot), normal and uniform.
+
+Every initialiser takes the generator explicitly (``rng``: a
+``numpy.random.Generator`` or an integer seed), so the same seed always gives
+the same weights.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from ._validate import check_choice, check_int, check_rng
+
+Shape = tuple[int, ...]
+
+
+def fans(shape: Shape) -> tuple[int, int]:
+    """Fan-in and fan-out of a weight of ``shape``, with PyTorch's convention.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        ``(out_features, in_features)`` for a linear weight or
+        ``(C_out, C_in, kh, kw)`` for a conv weight (any number of kernel dims).
+
+    Returns
+    -------
+    (fan_in, fan_out) : tuple of int
+
+    Notes
+    -----
+    With ``k = prod(shape[2:])`` (1 for a linear weight):
+    ``fan_in = shape[1] * k`` and ``fan_out = shape[0] * k``.
+    """
+    shape = _check_shape(shape)
+    if len(shape) < 2:
+        raise ValueError(f"shape must have at least 2 dimensions, got {shape}")
+    k = math.prod(shape[2:])
+    return shape[1] * k, shape[0] * k
+
+
+def he_normal(shape: Shape, fan_in: int | None, rng, dtype=np.float32) -> np.ndarray:
+    """He (Kaiming) normal init: ``N(0, std**2)`` with ``std = sqrt(2 / fan_in)``.
+
+    ``fan_in=None`` takes it from :func:`fans`. Suited to ReLU networks.
+    """
+    fan_in = fans(shape)[0] if fan_in is None else check_int(fan_in, "fan_in", 1)
+    return _normal(shape, math.sqrt(2.0 / fan_in), rng, dtype)
+
+
+def he_uniform(shape: Shape, fan_in: int | None, rng, dtype=np.float32) -> np.ndarray:
+    """He uniform init: ``U(-a, a)`` with ``a = sqrt(6 / fan_in)`` (std ``sqrt(2 / fan_in)``)."""
+    fan_in = fans(shape)[0] if fan_in is None else check_int(fan_in, "fan_in", 1)
+    return _uniform(shape, math.sqrt(6.0 / fan_in), rng, dtype)
+
+
+def xavier_normal(shape: Shape, fan_in: int | None, fan_out: int | None, rng,
+                  dtype=np.float32) -> np.ndarray:
+    """Xavier (Glorot) normal init: ``std = sqrt(2 / (fan_in + fan_out))``. Suited to tanh."""
+    fan_in, fan_out = _both_fans(shape, fan_in, fan_out)
+    return _normal(shape, math.sqrt(2.0 / (fan_in + fan_out)), rng, dtype)
+
+
+def xavier_uniform(shape: Shape, fan_in: int | None, fan_out: int | None, rng,
+                   dtype=np.float32) -> np.ndarray:
+    """Xavier uniform init: ``U(-a, a)`` with ``a = sqrt(6 / (fan_in + fan_out))``."""
+    fan_in, fan_out = _both_fans(shape, fan_in, fan_out)
+    return _uniform(shape, math.sqrt(6.0 / (fan_in + fan_out)), rng, dtype)
+
+
+INITIALIZERS: dict[str, Callable[..., np.ndarray]] = {
+    "he_normal": lambda shape, rng, dtype: he_normal(shape, None, rng, dtype),
+    "he_uniform": lambda shape, rng, dtype: he_uniform(shape, None, rng, dtype),
+    "xavier_normal": lambda shape, rng, dtype: xavier_normal(shape, None, None, rng, dtype),
+    "xavier_uniform": lambda shape, rng, dtype: xavier_uniform(shape, None, None, rng, dtype),
+}
+
+
+def initialize(init: str, shape: Shape, rng, dtype=np.float32) -> np.ndarray:
+    """Draw a weight of ``shape`` with the initialiser named ``init`` (fans from ``shape``)."""
+    check_choice(init, "init", tuple(INITIALIZERS))
+    return INITIALIZERS[init](shape, rng, dtype)
+
+
+def _check_shape(shape) -> Shape:
+    if not isinstance(shape, (tuple, list)):
+        raise TypeError(f"shape must be a tuple of ints, got {type(shape).__name__}")
+    return tuple(check_int(s, "shape", 1) for s in shape)
+
+
+def _both_fans(shape, fan_in, fan_out) -> tuple[int, int]:
+    auto_in, auto_out = fans(shape) if fan_in is None or fan_out is None else (0, 0)
+    fan_in = auto_in if fan_in is None else check_int(fan_in, "fan_in", 1)
+    fan_out = auto_out if fan_out is None else check_int(fan_out, "fan_out", 1)
+    return fan_in, fan_out
+
+
+def _normal(shape, std: float, rng, dtype) -> np.ndarray:
+    shape = _check_shape(shape)
+    return (check_rng(rng).standard_normal(shape) * std).astype(dtype)
+
+
+def _uniform(shape, bound: float, rng, dtype) -> np.ndarray:
+    shape = _check_shape(shape)
+    return check_rng(rng).uniform(-bound, bound, size=shape).astype(dtype)

@@ -1,0 +1,299 @@
+"""Layer classes with PyTorch's names: thin wrappers over the functional kernels.
+
+Each layer holds its :class:`~cnnlab.module.Parameter` objects and the cache of
+its last forward pass; the arithmetic lives in ``conv``, ``pool``,
+``activations`` and ``linear``. ``backward`` *adds* parameter gradients to
+``.grad`` (see :mod:`cnnlab.module`) and returns the input gradient.
+
+Randomness: ``rng`` is a ``numpy.random.Generator`` or an integer seed. The
+default ``None`` draws a fresh, unseeded generator — pass one for reproducible
+weights and dropout masks.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import activations, conv, linear, pool, shapes
+from ._validate import as_pair, check_float, check_int, check_rng
+from .init import initialize
+from .module import Module, Parameter, check_dtype, check_input, check_input_shape
+
+__all__ = ["Conv2d", "MaxPool2d", "AvgPool2d", "ReLU", "Sigmoid", "Tanh",
+           "Linear", "Flatten", "Dropout"]
+
+
+def _make_rng(rng) -> np.random.Generator:
+    return np.random.default_rng() if rng is None else check_rng(rng)
+
+
+def _check_padding(padding) -> str | tuple[int, int]:
+    if isinstance(padding, str):
+        if padding not in ("same", "valid"):
+            raise ValueError(f"padding must be 'same', 'valid', an int or a pair, got {padding!r}")
+        return padding
+    return as_pair(padding, "padding", minimum=0)
+
+
+class Conv2d(Module):
+    """2-D convolution (cross-correlation) over NCHW input.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+    kernel_size, stride : int or (int, int)
+    padding : int, (int, int), 'same' or 'valid'
+        Zero padding on each side.
+    bias : bool, default True
+    init : {'he_normal', 'he_uniform', 'xavier_normal', 'xavier_uniform'}
+        Initialiser of the weight; the bias starts at zero.
+    rng : Generator, int or None
+    dtype : float32 or float64
+
+    Attributes
+    ----------
+    weight : Parameter, (out_channels, in_channels, kh, kw)
+    bias : Parameter (out_channels,) or None
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
+                 bias: bool = True, *, init: str = "he_normal", rng=None,
+                 dtype=np.float32) -> None:
+        super().__init__()
+        self.in_channels = check_int(in_channels, "in_channels", 1)
+        self.out_channels = check_int(out_channels, "out_channels", 1)
+        self.kernel_size = as_pair(kernel_size, "kernel_size", 1)
+        self.stride = as_pair(stride, "stride", 1)
+        self.padding = _check_padding(padding)
+        shapes.resolve_padding(self.padding, self.kernel_size, self.stride)  # 'same' needs stride 1
+        dtype = check_dtype(dtype)
+        shape = (self.out_channels, self.in_channels, *self.kernel_size)
+        self.weight = Parameter(initialize(init, shape, _make_rng(rng), dtype))
+        self.bias = Parameter(np.zeros(self.out_channels, dtype)) if bias else None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """(N, C_in, H, W) -> (N, C_out, H_out, W_out)."""
+        check_input(x, 4, self.in_channels, dtype=self.weight.data.dtype)
+        b = None if self.bias is None else self.bias.data
+        out, cache = conv.conv2d_forward(x, self.weight.data, b, self.stride, self.padding)
+        return self._save(cache, out)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        dx, dw, db = conv.conv2d_backward(dout, self._load(dout))
+        self.weight.accumulate(dw)
+        if self.bias is not None:
+            self.bias.accumulate(db)
+        return dx
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        shape = check_input_shape(input_shape, 4, "Conv2d", self.in_channels)
+        return tuple(shapes.conv2d_output_shape(shape, self.out_channels, self.kernel_size,
+                                                self.stride, self.padding))
+
+    def extra_repr(self) -> str:
+        pad = repr(self.padding)
+        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+             f"stride={self.stride}, padding={pad}")
+        return s + (", bias=False" if self.bias is None else "")
+
+
+class _Pool2d(Module):
+    """Shared constructor and shape logic of the pooling layers."""
+
+    _forward = staticmethod(pool.max_pool2d_forward)
+    _backward = staticmethod(pool.max_pool2d_backward)
+
+    def __init__(self, kernel_size, stride=None, padding=0) -> None:
+        super().__init__()
+        self.kernel_size = as_pair(kernel_size, "kernel_size", 1)
+        self.stride = self.kernel_size if stride is None else as_pair(stride, "stride", 1)
+        self.padding = as_pair(padding, "padding", 0)
+        if any(p > k // 2 for p, k in zip(self.padding, self.kernel_size)):
+            raise ValueError(f"padding must be at most half of kernel_size {self.kernel_size}, "
+                             f"got {self.padding}")
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """(N, C, H, W) -> (N, C, H_out, W_out)."""
+        check_input(x, 4)
+        out, cache = self._forward(x, self.kernel_size, self.stride, self.padding)
+        return self._save(cache, out)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        return self._backward(dout, self._load(dout))
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        shape = check_input_shape(input_shape, 4, type(self).__name__)
+        return tuple(shapes.pool2d_output_shape(shape, self.kernel_size, self.stride,
+                                                self.padding))
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxPool2d(_Pool2d):
+    """Max pooling; ``stride`` defaults to ``kernel_size``. Padding is -inf (never chosen)."""
+
+
+class AvgPool2d(_Pool2d):
+    """Average pooling; ``stride`` defaults to ``kernel_size``."""
+
+    _forward = staticmethod(pool.avg_pool2d_forward)
+    _backward = staticmethod(pool.avg_pool2d_backward)
+
+
+class _Elementwise(Module):
+    """An activation applied element by element; output shape = input shape."""
+
+    _forward = staticmethod(activations.relu_forward)
+    _backward = staticmethod(activations.relu_backward)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        check_input(x, None)
+        out, cache = self._forward(x)
+        return self._save(cache, out)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        return self._backward(dout, self._load(dout))
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        return check_input_shape(input_shape, None, type(self).__name__)
+
+
+class ReLU(_Elementwise):
+    """``max(x, 0)``."""
+
+
+class Sigmoid(_Elementwise):
+    """``1 / (1 + exp(-x))``."""
+
+    _forward = staticmethod(activations.sigmoid_forward)
+    _backward = staticmethod(activations.sigmoid_backward)
+
+
+class Tanh(_Elementwise):
+    """``tanh(x)``."""
+
+    _forward = staticmethod(activations.tanh_forward)
+    _backward = staticmethod(activations.tanh_backward)
+
+
+class Linear(Module):
+    """Fully connected layer ``x @ weight.T + bias``.
+
+    Parameters
+    ----------
+    in_features, out_features : int
+    bias : bool, default True
+    init, rng, dtype
+        As for :class:`Conv2d`.
+
+    Attributes
+    ----------
+    weight : Parameter, (out_features, in_features)
+    bias : Parameter (out_features,) or None
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, *,
+                 init: str = "he_normal", rng=None, dtype=np.float32) -> None:
+        super().__init__()
+        self.in_features = check_int(in_features, "in_features", 1)
+        self.out_features = check_int(out_features, "out_features", 1)
+        dtype = check_dtype(dtype)
+        shape = (self.out_features, self.in_features)
+        self.weight = Parameter(initialize(init, shape, _make_rng(rng), dtype))
+        self.bias = Parameter(np.zeros(self.out_features, dtype)) if bias else None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """(N, in_features) -> (N, out_features)."""
+        check_input(x, 2, self.in_features, "features", self.weight.data.dtype)
+        b = None if self.bias is None else self.bias.data
+        out, cache = linear.linear_forward(x, self.weight.data, b)
+        return self._save(cache, out)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        dx, dw, db = linear.linear_backward(dout, self._load(dout))
+        self.weight.accumulate(dw)
+        if self.bias is not None:
+            self.bias.accumulate(db)
+        return dx
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        shape = check_input_shape(input_shape, 2, "Linear", self.in_features, "features")
+        return (shape[0], self.out_features)
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")
+
+
+class Flatten(Module):
+    """Merge dimensions ``start_dim`` .. last into one: (N, C, H, W) -> (N, C*H*W)."""
+
+    def __init__(self, start_dim: int = 1) -> None:
+        super().__init__()
+        self.start_dim = check_int(start_dim, "start_dim", 0)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        check_input(x, None)
+        if x.ndim <= self.start_dim:
+            raise ValueError(f"x: Flatten(start_dim={self.start_dim}) needs more than "
+                             f"{self.start_dim} dimensions, got shape {x.shape}")
+        out, cache = linear.flatten_forward(x, self.start_dim)
+        return self._save(cache, out)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        return linear.flatten_backward(dout, self._load(dout))
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        shape = check_input_shape(input_shape, None, "Flatten")
+        if len(shape) <= self.start_dim:
+            raise ValueError(f"input_shape: Flatten(start_dim={self.start_dim}) needs more "
+                             f"than {self.start_dim} dimensions, got {shape}")
+        return shape[:self.start_dim] + (math.prod(shape[self.start_dim:]),)
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}"
+
+
+class Dropout(Module):
+    """Inverted dropout: zero each unit with probability ``p`` while training.
+
+    Kept units are scaled by ``1 / (1 - p)`` so the expected activation is
+    unchanged, which makes evaluation mode a plain identity.
+
+    Parameters
+    ----------
+    p : float in [0, 1)
+        Drop probability; ``p=0`` is the identity.
+    rng : Generator, int or None
+        Source of the masks.
+
+    Notes
+    -----
+    ``out = x * mask / (1 - p)`` with ``mask ~ Bernoulli(1 - p)``;
+    ``dx = dout * mask / (1 - p)`` with the same mask.
+    """
+
+    def __init__(self, p: float = 0.5, *, rng=None) -> None:
+        super().__init__()
+        self.p = check_float(p, "p", 0.0, 1.0, high_inclusive=False)
+        self.rng = _make_rng(rng)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        check_input(x, None)
+        if not self.training or self.p == 0.0:
+            return self._save(None, x.copy())
+        keep = 1.0 - self.p
+        scale = (self.rng.random(x.shape) < keep) * x.dtype.type(1.0 / keep)  # 0 or 1/(1-p)
+        return self._save(scale, x * scale)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        scale = self._load(dout)
+        return dout.copy() if scale is None else dout * scale
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        return check_input_shape(input_shape, None, "Dropout")
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"

@@ -1,0 +1,259 @@
+"""Base classes for layers: ``Parameter``, ``Module`` and ``Sequential``.
+
+A layer is a thin object around the pure functional kernels: it owns its
+parameters (each a :class:`Parameter` holding ``.data`` and ``.grad`` side by
+side), a ``training`` flag, and the cache of its last forward pass.
+
+Gradients **accumulate**, as in PyTorch: every ``backward`` call *adds* the new
+gradient to ``Parameter.grad``.  Call ``zero_grad()`` (on the model or on the
+optimiser) before each backward pass of a training step.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from ._validate import check_array, check_int, check_same_shape
+
+
+class Parameter:
+    """A learnable array and its gradient.
+
+    Parameters
+    ----------
+    data : ndarray
+        The values. Stored as given (not copied).
+    requires_grad : bool, default True
+        ``False`` freezes the parameter: optimisers skip it and ``summary``
+        does not count it as trainable. Its gradient is still computed.
+
+    Attributes
+    ----------
+    data : ndarray
+    grad : ndarray, same shape and dtype as ``data``
+        Accumulated gradient of the loss; starts at zero, reset by :meth:`zero_grad`.
+    """
+
+    def __init__(self, data: np.ndarray, requires_grad: bool = True) -> None:
+        check_array(data, "data")
+        self.data = data
+        self.grad = np.zeros_like(data)
+        self.requires_grad = bool(requires_grad)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    def zero_grad(self) -> None:
+        """Reset the accumulated gradient to zeros."""
+        self.grad = np.zeros_like(self.data)
+
+    def accumulate(self, grad: np.ndarray) -> None:
+        """Add ``grad`` to ``self.grad`` (shapes must agree)."""
+        check_same_shape(grad, "grad", self.data.shape)
+        self.grad = self.grad + grad.astype(self.data.dtype, copy=False)
+
+    def __repr__(self) -> str:
+        return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype})"
+
+
+class Module:
+    """Base class of every layer and model.
+
+    Subclasses implement ``forward``, ``backward`` and ``output_shape``.
+    Parameters are found by looking at the instance attributes: every
+    :class:`Parameter` attribute is a parameter of this module and every
+    :class:`Module` attribute is a child, in the order they were assigned.
+    """
+
+    def __init__(self) -> None:
+        self.training = True
+        self._cache = None
+        self._out_shape: tuple[int, ...] | None = None
+
+    # --- computation -------------------------------------------------------
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """Compute the output and remember what ``backward`` needs."""
+        raise NotImplementedError
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        """Return ``dx`` for the last forward pass; *add* parameter gradients to ``.grad``.
+
+        ``dout`` (same shape as the last output) is never modified. Raises
+        ``RuntimeError`` if no forward pass has run yet.
+        """
+        raise NotImplementedError
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.forward(x)
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """Shape of ``forward(x)`` for an ``x`` of ``input_shape`` (batch dim included).
+
+        Pure shape arithmetic: no data is created.
+        """
+        raise NotImplementedError
+
+    def _save(self, cache, out: np.ndarray) -> np.ndarray:
+        """Remember the forward cache and output shape; return ``out``."""
+        self._cache = cache
+        self._out_shape = out.shape
+        return out
+
+    def _load(self, dout: np.ndarray):
+        """Check ``dout`` against the last forward pass and return its cache."""
+        if self._out_shape is None:
+            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
+        check_array(dout, "dout")
+        check_same_shape(dout, "dout", self._out_shape)
+        return self._cache
+
+    # --- structure ---------------------------------------------------------
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        """Yield ``(name, child)`` for each direct sub-module."""
+        for name, value in vars(self).items():
+            if isinstance(value, Module):
+                yield name, value
+
+    def children(self) -> Iterator[Module]:
+        """Yield each direct sub-module."""
+        for _, child in self.named_children():
+            yield child
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        """Yield ``(dotted_name, parameter)``, e.g. ``("0.weight", p)``, own ones first."""
+        for name, value in vars(self).items():
+            if isinstance(value, Parameter):
+                yield prefix + name, value
+        for name, child in self.named_children():
+            yield from child.named_parameters(prefix + name + ".")
+
+    def parameters(self) -> Iterator[Parameter]:
+        """Yield every parameter, in the order of :meth:`named_parameters`."""
+        for _, p in self.named_parameters():
+            yield p
+
+    def zero_grad(self) -> None:
+        """Reset the gradient of every parameter to zero."""
+        for p in self.parameters():
+            p.zero_grad()
+
+    def num_parameters(self) -> int:
+        """Total number of scalar parameters (``sum(p.data.size)``)."""
+        return int(sum(p.data.size for p in self.parameters()))
+
+    def train(self, mode: bool = True) -> Module:
+        """Set the ``training`` flag here and in every child; return ``self``."""
+        if not isinstance(mode, bool):
+            raise TypeError(f"mode must be a bool, got {mode!r}")
+        self.training = mode
+        for child in self.children():
+            child.train(mode)
+        return self
+
+    def eval(self) -> Module:
+        """Switch to evaluation mode (``train(False)``); return ``self``."""
+        return self.train(False)
+
+    def extra_repr(self) -> str:
+        """The text inside the parentheses of ``repr``; override in subclasses."""
+        return ""
+
+    def __repr__(self) -> str:
+        lines = [f"  ({name}): " + repr(child).replace("\n", "\n  ")
+                 for name, child in self.named_children()]
+        if not lines:
+            return f"{type(self).__name__}({self.extra_repr()})"
+        return f"{type(self).__name__}(\n" + "\n".join(lines) + "\n)"
+
+
+def check_dtype(dtype) -> np.dtype:
+    """Return ``np.dtype(dtype)`` if it is float32 or float64 (a layer's parameter dtype)."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be np.float32 or np.float64, got {dtype!r}") from None
+    if dt not in (np.float32, np.float64):
+        raise ValueError(f"dtype must be np.float32 or np.float64, got {dt}")
+    return dt
+
+
+def check_input_shape(input_shape, ndim: int | None, layer: str, channels: int | None = None,
+                      what: str = "channels") -> tuple[int, ...]:
+    """Validate a shape tuple for ``output_shape``: rank, positive ints, channel count.
+
+    ``ndim=None`` accepts any rank >= 1; ``channels`` is compared with
+    ``input_shape[1]`` when given.
+    """
+    if not isinstance(input_shape, (tuple, list)):
+        raise TypeError(f"input_shape must be a tuple of ints, got {type(input_shape).__name__}")
+    shape = tuple(check_int(s, "input_shape", minimum=1) for s in input_shape)
+    if (ndim is None and not shape) or (ndim is not None and len(shape) != ndim):
+        ndim = "at least 1" if ndim is None else ndim
+        raise ValueError(f"input_shape: {layer} expects {ndim} dimensions, got {shape}")
+    if channels is not None and shape[1] != channels:
+        raise ValueError(f"input_shape: expected {channels} input {what}, got {shape}")
+    return shape
+
+
+def check_input(x, ndim: int | tuple[int, ...] | None, channels: int | None = None,
+                what: str = "channels", dtype: np.dtype | None = None) -> np.ndarray:
+    """Validate a layer input: float ndarray of rank ``ndim`` with ``channels`` on axis 1.
+
+    ``dtype`` is the dtype of the layer's parameters, which ``x`` must share.
+    """
+    check_array(x, "x", ndim=ndim)
+    if channels is not None and x.shape[1] != channels:
+        raise ValueError(f"x: expected {channels} input {what}, got shape {x.shape}")
+    if dtype is not None and x.dtype != dtype:
+        raise TypeError(f"x: dtype {x.dtype} does not match the layer's {dtype} parameters "
+                        f"(build the layer with dtype=np.{x.dtype} or cast x)")
+    return x
+
+
+class Sequential(Module):
+    """Apply ``layers`` one after another; backward runs them in reverse.
+
+    Children are named ``"0"``, ``"1"``, ... so parameters are ``"0.weight"`` etc.
+    Supports ``len``, iteration and indexing (a slice gives a new ``Sequential``
+    sharing the same layers).
+    """
+
+    def __init__(self, *layers: Module) -> None:
+        super().__init__()
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Module):
+                raise TypeError(f"layers[{i}] must be a Module, got {type(layer).__name__}")
+        self.layers = list(layers)
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        for i, layer in enumerate(self.layers):
+            yield str(i), layer
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        for layer in reversed(self.layers):
+            dout = layer.backward(dout)
+        return dout
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        shape = tuple(input_shape)
+        for layer in self.layers:
+            shape = layer.output_shape(shape)
+        return shape
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self.layers)
+
+    def __getitem__(self, index: int | slice) -> Module:
+        if isinstance(index, slice):
+            return Sequential(*self.layers[index])
+        return self.layers[index]

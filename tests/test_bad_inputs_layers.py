@@ -1,0 +1,158 @@
+"""Catalogue of bad inputs to layers, norm, init, optimisers and calculators.
+
+Each row: a call, the exception type it must raise, and a regular expression
+the message must match — it always names the offending argument.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cnnlab.init import fans, he_normal
+from cnnlab.layers import Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU
+from cnnlab.module import Parameter, Sequential
+from cnnlab.norm import BatchNorm1d, BatchNorm2d, batch_norm_forward
+from cnnlab.optim import SGD, Adam
+from cnnlab.analysis import conv2d_parameters, receptive_field, summary
+
+X = np.zeros((2, 3, 8, 8), np.float32)
+
+
+def params():
+    return [Parameter(np.ones(3))]
+
+
+def after_forward(layer, x):
+    layer(x)
+    return layer
+
+
+def seed_model():
+    return Sequential(Conv2d(3, 64, 3, padding=1, rng=0), MaxPool2d(2))
+
+
+BAD = [
+    # --- layer constructors
+    ("conv_negative_in", lambda: Conv2d(-1, 4, 3), ValueError, r"in_channels must be >= 1, got -1"),
+    ("conv_zero_out", lambda: Conv2d(3, 0, 3), ValueError, r"out_channels must be >= 1, got 0"),
+    ("conv_float_in", lambda: Conv2d(3.0, 4, 3), TypeError, r"in_channels must be an integer"),
+    ("conv_kernel_0", lambda: Conv2d(3, 4, 0), ValueError, r"kernel_size must be >= 1, got 0"),
+    ("conv_kernel_triple", lambda: Conv2d(3, 4, (3, 3, 3)), ValueError, r"kernel_size"),
+    ("conv_stride_0", lambda: Conv2d(3, 4, 3, stride=0), ValueError, r"stride must be >= 1"),
+    ("conv_padding_neg", lambda: Conv2d(3, 4, 3, padding=-1), ValueError, r"padding must be >= 0"),
+    ("conv_padding_word", lambda: Conv2d(3, 4, 3, padding="full"), ValueError, r"padding.*'full'"),
+    ("conv_same_stride2", lambda: Conv2d(3, 4, 3, stride=2, padding="same"), ValueError,
+     r"padding='same' needs stride 1"),
+    ("conv_init_name", lambda: Conv2d(3, 4, 3, init="kaiming"), ValueError, r"init must be one of"),
+    ("conv_init_type", lambda: Conv2d(3, 4, 3, init=None), TypeError, r"init must be a string"),
+    ("conv_rng_type", lambda: Conv2d(3, 4, 3, rng="seed"), TypeError, r"rng must be a numpy"),
+    ("conv_dtype_int", lambda: Conv2d(3, 4, 3, dtype=np.int32), ValueError, r"dtype must be"),
+    ("pool_kernel_0", lambda: MaxPool2d(0), ValueError, r"kernel_size must be >= 1"),
+    ("pool_padding_big", lambda: MaxPool2d(2, padding=2), ValueError,
+     r"padding must be at most half of kernel_size"),
+    ("linear_in_0", lambda: Linear(0, 3), ValueError, r"in_features must be >= 1, got 0"),
+    ("linear_out_float", lambda: Linear(3, 2.5), TypeError, r"out_features must be an integer"),
+    ("flatten_start_neg", lambda: Flatten(start_dim=-1), ValueError, r"start_dim must be >= 0"),
+    ("dropout_p_1", lambda: Dropout(1.0), ValueError, r"p must be < 1.0, got 1.0"),
+    ("dropout_p_neg", lambda: Dropout(-0.1), ValueError, r"p must be >= 0.0, got -0.1"),
+    ("dropout_p_str", lambda: Dropout("0.5"), TypeError, r"p must be a real number"),
+    ("sequential_non_module", lambda: Sequential(ReLU(), "relu"), TypeError,
+     r"layers\[1\] must be a Module"),
+    ("train_mode_str", lambda: ReLU().train("yes"), TypeError, r"mode must be a bool"),
+    # --- layer inputs
+    ("conv_channel_mismatch", lambda: Conv2d(3, 4, 3)(np.zeros((2, 4, 8, 8), np.float32)),
+     ValueError, r"x: expected 3 input channels, got shape \(2, 4, 8, 8\)"),
+    ("conv_x_rank", lambda: Conv2d(3, 4, 3)(np.zeros((3, 8, 8), np.float32)), ValueError,
+     r"x must have 4 dimensions, got shape \(3, 8, 8\)"),
+    ("conv_x_list", lambda: Conv2d(3, 4, 3)([[1.0]]), TypeError, r"x must be a numpy.ndarray"),
+    ("conv_x_int", lambda: Conv2d(3, 4, 3)(X.astype(int)), TypeError, r"x must have dtype float"),
+    ("conv_x_float64", lambda: Conv2d(3, 4, 3)(X.astype(np.float64)), TypeError,
+     r"x: dtype float64 does not match the layer's float32"),
+    ("conv_x_too_small", lambda: Conv2d(3, 4, 5)(np.zeros((1, 3, 4, 8), np.float32)),
+     ValueError, r"x height 4"),
+    ("linear_feature_mismatch", lambda: Linear(4, 2)(np.zeros((2, 5), np.float32)), ValueError,
+     r"x: expected 4 input features, got shape \(2, 5\)"),
+    ("flatten_x_rank", lambda: Flatten(2)(np.zeros((2, 3), np.float32)), ValueError,
+     r"x: Flatten\(start_dim=2\) needs more than 2 dimensions"),
+    ("backward_before_forward", lambda: Conv2d(3, 4, 3).backward(np.zeros((2, 4, 6, 6))),
+     RuntimeError, r"Conv2d.backward called before forward"),
+    ("relu_backward_before_forward", lambda: ReLU().backward(X), RuntimeError,
+     r"ReLU.backward called before forward"),
+    ("dout_shape", lambda: after_forward(Conv2d(3, 4, 3), X).backward(
+        np.zeros((2, 4, 8, 8), np.float32)), ValueError,
+     r"dout must have shape \(2, 4, 6, 6\), got \(2, 4, 8, 8\)"),
+    ("dout_type", lambda: after_forward(ReLU(), X).backward(1.0), TypeError,
+     r"dout must be a numpy.ndarray"),
+    ("dropout_dout_shape", lambda: after_forward(Dropout(0.5, rng=0), X).backward(X[0]),
+     ValueError, r"dout must have shape"),
+    # --- batch norm
+    ("bn_num_features_mismatch", lambda: BatchNorm2d(4)(X), ValueError,
+     r"x: expected 4 input channels, got shape \(2, 3, 8, 8\)"),
+    ("bn_num_features_0", lambda: BatchNorm2d(0), ValueError, r"num_features must be >= 1"),
+    ("bn_momentum", lambda: BatchNorm2d(3, momentum=1.5), ValueError, r"momentum must be <= 1.0"),
+    ("bn_eps", lambda: BatchNorm1d(3, eps=0.0), ValueError, r"eps must be > 0.0"),
+    ("bn1d_rank", lambda: BatchNorm1d(3)(X), ValueError, r"x must have 2 or 3 dimensions"),
+    ("bn_running_shape", lambda: batch_norm_forward(X, None, None, np.zeros(4, np.float32),
+                                                    np.ones(3, np.float32), True),
+     ValueError, r"running_mean must have shape \(3,\), got \(4,\)"),
+    ("bn_training_flag", lambda: batch_norm_forward(X, None, None, np.zeros(3, np.float32),
+                                                    np.ones(3, np.float32), 1),
+     TypeError, r"training must be a bool"),
+    # --- optimisers
+    ("sgd_lr_0", lambda: SGD(params(), lr=0.0), ValueError, r"lr must be > 0.0, got 0.0"),
+    ("sgd_lr_neg", lambda: SGD(params(), lr=-0.1), ValueError, r"lr must be > 0.0"),
+    ("sgd_momentum_neg", lambda: SGD(params(), lr=0.1, momentum=-0.5), ValueError,
+     r"momentum must be >= 0.0, got -0.5"),
+    ("sgd_weight_decay_neg", lambda: SGD(params(), lr=0.1, weight_decay=-1), ValueError,
+     r"weight_decay must be >= 0.0"),
+    ("sgd_nesterov_no_momentum", lambda: SGD(params(), lr=0.1, nesterov=True), ValueError,
+     r"nesterov=True needs momentum > 0"),
+    ("adam_beta1_1", lambda: Adam(params(), betas=(1.0, 0.999)), ValueError,
+     r"betas must be < 1.0, got 1.0"),
+    ("adam_beta2_neg", lambda: Adam(params(), betas=(0.9, -0.1)), ValueError,
+     r"betas must be >= 0.0"),
+    ("adam_betas_scalar", lambda: Adam(params(), betas=0.9), TypeError,
+     r"betas must be a pair"),
+    ("adam_eps_0", lambda: Adam(params(), eps=0.0), ValueError, r"eps must be > 0.0"),
+    ("optim_empty_params", lambda: SGD([], lr=0.1), ValueError, r"params: got an empty list"),
+    ("optim_non_parameter", lambda: SGD([np.ones(3)], lr=0.1), TypeError,
+     r"params\[0\] must be a Parameter, got ndarray"),
+    ("optim_single_parameter", lambda: Adam(Parameter(np.ones(3))), TypeError,
+     r"params must be an iterable of Parameter"),
+    ("optim_empty_model", lambda: SGD(ReLU().parameters(), lr=0.1), ValueError, r"params"),
+    # --- calculators and init
+    ("summary_rank", lambda: summary(seed_model(), (3, 224, 224)), ValueError,
+     r"input_shape: Conv2d expects 4 dimensions, got \(3, 224, 224\)"),
+    ("summary_channels", lambda: summary(seed_model(), (1, 1, 224, 224)), ValueError,
+     r"input_shape: expected 3 input channels"),
+    ("summary_zero_dim", lambda: summary(seed_model(), (1, 3, 0, 224)), ValueError,
+     r"input_shape must be >= 1, got 0"),
+    ("summary_int_shape", lambda: summary(seed_model(), 224), TypeError,
+     r"input_shape must be a tuple"),
+    ("summary_not_module", lambda: summary("vgg", (1, 3, 8, 8)), TypeError,
+     r"model must be a Module"),
+    ("rf_axis", lambda: receptive_field([(3, 1)], axis=2), ValueError, r"axis must be 0"),
+    ("rf_bad_layer", lambda: receptive_field(["conv"]), TypeError, r"layers\[0\] must be"),
+    ("rf_bad_stride", lambda: receptive_field([(3, 0)]), ValueError, r"layers\[0\] stride"),
+    ("rf_input_too_small", lambda: receptive_field([(5, 1)], input_size=3), ValueError,
+     r"input_size: .* needs at least 5"),
+    ("conv_params_kernel_0", lambda: conv2d_parameters(3, 64, 0), ValueError, r"kernel_size"),
+    ("conv_params_bias_str", lambda: conv2d_parameters(3, 64, 3, bias="yes"), TypeError,
+     r"bias must be a bool"),
+    ("fans_rank", lambda: fans((3,)), ValueError, r"shape must have at least 2 dimensions"),
+    ("he_fan_in_0", lambda: he_normal((3, 3), 0, 0), ValueError, r"fan_in must be >= 1"),
+    ("parameter_list", lambda: Parameter([1.0, 2.0]), TypeError, r"data must be a numpy"),
+    ("parameter_grad_shape", lambda: Parameter(np.ones(3)).accumulate(np.ones(4)), ValueError,
+     r"grad must have shape \(3,\), got \(4,\)"),
+]
+
+
+@pytest.mark.parametrize("call, exc, match", [row[1:] for row in BAD], ids=[r[0] for r in BAD])
+def test_bad_input(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
+def test_catalogue_is_large_and_ids_unique():
+    assert len(BAD) >= 15
+    assert len({row[0] for row in BAD}) == len(BAD)

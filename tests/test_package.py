@@ -1,0 +1,34 @@
+"""Package-level promises: NumPy-only core, stable module names, tidy exports."""
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+import types
+
+import pytest
+
+import cnnlab
+
+MODULES = ["shapes", "conv", "pool", "activations", "linear", "losses", "gradcheck", "module",
+           "layers", "norm", "init", "optim", "analysis", "viz"]
+
+
+def test_core_imports_numpy_only():
+    """`import cnnlab` must not pull in matplotlib, ipywidgets, torch or scipy."""
+    code = ("import sys, cnnlab; heavy = sorted({m.split('.')[0] for m in sys.modules} & "
+            "{'matplotlib', 'ipywidgets', 'torch', 'scipy', 'IPython'}); print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_submodules_are_not_shadowed_by_exports(name):
+    importlib.import_module(f"cnnlab.{name}")
+    assert isinstance(getattr(cnnlab, name), types.ModuleType)
+
+
+def test_all_exports_exist():
+    missing = [n for n in cnnlab.__all__ if not hasattr(cnnlab, n)]
+    assert not missing
+    assert len(set(cnnlab.__all__)) == len(cnnlab.__all__)
