@@ -1,0 +1,76 @@
+# CNN Lab — the two commands are `make book` and `make test` (see README.md).
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+JB     := $(VENV)/bin/jupyter-book
+PYTEST := $(PY) -m pytest
+
+# Inline figures vanish in kernels started with MPLBACKEND=Agg.
+unexport MPLBACKEND
+
+.PHONY: book test unit nbval build browser notebooks check-notebooks vendor venv clean help
+
+help:
+	@echo "make book       build the HTML book into _build/html (creates .venv)"
+	@echo "make test       unit tests, nbval on every notebook, book build, browser test"
+	@echo "make notebooks  re-execute every notebook in place, deterministically"
+
+# --- environments ----------------------------------------------------------
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.book-installed: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e ".[book]"
+	touch $@
+
+$(VENV)/.dev-installed: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@ $(VENV)/.book-installed
+
+venv: $(VENV)/.dev-installed
+
+# --- web assets served by the book itself (MathJax, RequireJS, ipywidgets) --
+_vendor/.copied: package.json package-lock.json tools/vendor_assets.py $(wildcard assets/*)
+	npm ci --no-audit --no-fund --loglevel=error
+	$(PYTHON) tools/vendor_assets.py
+	touch $@
+
+vendor: _vendor/.copied
+
+# --- the book --------------------------------------------------------------
+# --all: an incremental build hides warnings from unchanged pages.
+build:
+	$(JB) build --all --builder html --warningiserror --nitpick --keep-going .
+
+book: $(VENV)/.book-installed vendor
+	$(MAKE) --no-print-directory build
+	@echo
+	@echo "The book is built. Open file://$(CURDIR)/_build/html/index.html"
+	@echo "or serve it: $(PY) -m http.server -d _build/html 8000"
+
+# --- tests -----------------------------------------------------------------
+unit:
+	$(PYTEST) -n 2 tests --ignore=tests/test_browser.py
+
+nbval:
+	$(PYTEST) -n 2 --dist loadfile --nbval --nbval-current-env \
+	  --nbval-sanitize-with nbval_sanitize.cfg book
+
+browser:
+	$(PYTEST) tests/test_browser.py
+
+test: $(VENV)/.dev-installed vendor
+	$(MAKE) --no-print-directory unit
+	$(MAKE) --no-print-directory nbval
+	$(MAKE) --no-print-directory build
+	$(MAKE) --no-print-directory browser
+
+# --- notebooks -------------------------------------------------------------
+notebooks: $(VENV)/.book-installed
+	$(PY) tools/execute_notebooks.py
+
+check-notebooks: $(VENV)/.book-installed
+	$(PY) tools/execute_notebooks.py --check
+
+clean:
+	rm -rf _build _vendor

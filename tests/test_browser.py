@@ -1,0 +1,185 @@
+"""Every page of the built book, opened in headless Chromium with no network.
+
+Needs ``_build/html`` (``make build``) and Debian's ``chromium``; driven by the
+pip ``playwright`` package (``playwright install`` cannot download browsers
+here, so the system browser is used).  Each page must load with no request
+leaving 127.0.0.1, no failed request, no console error beyond the allow-list
+below, its math typeset by the book's own MathJax, and its widgets rendered.
+"""
+from __future__ import annotations
+
+import functools
+import http.server
+import re
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
+import pytest
+
+from conftest import IN_CI, require
+
+ROOT = Path(__file__).resolve().parents[1]
+HTML = ROOT / "_build" / "html"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+# Known harmless noise, each with the reason it is harmless.
+ALLOWED_CONSOLE_ERRORS = [
+    # sphinx-thebe 0.3.1 declares `THEBE_JS_URL` twice on every page; thebe is disabled here.
+    re.compile(r"^pageerror: Identifier 'THEBE_JS_URL' has already been declared"),
+    # pydata-sphinx-theme finds no stored light/dark choice on a first visit (a fresh browser
+    # profile), logs this and falls back to "auto"; sphinx-book-theme offers no default to set.
+    re.compile(r"^Got invalid theme mode: \. Resetting to auto\.$"),
+    # The console's echo of a failed request; the request itself is checked against
+    # ALLOWED_FAILED_URLS, so only the favicon's 404 gets through.
+    re.compile(r"^Failed to load resource: the server responded with a status of 404"),
+]
+ALLOWED_FAILED_URLS = [
+    # Chromium asks every site for /favicon.ico; the book has no favicon.
+    re.compile(r"^http://127\.0\.0\.1:\d+/favicon\.ico$"),
+]
+
+PAGES = sorted(p.relative_to(HTML).as_posix() for p in HTML.rglob("*.html")
+               if "_static" not in p.parts and "_sources" not in p.parts) if HTML.exists() else []
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def server():
+    if not HTML.exists():
+        if IN_CI:
+            pytest.fail("_build/html is missing: run `make build` before the browser test")
+        pytest.skip("_build/html is missing: run `make build` first")
+    handler = functools.partial(_QuietHandler, directory=str(HTML))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        if IN_CI:
+            pytest.fail(f"chromium not found at {CHROMIUM}: apt-get install chromium")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    sync_api = require("playwright.sync_api", "browser test; install the 'test' extra")
+    with tempfile.TemporaryDirectory() as profile, sync_api.sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            profile, executable_path=CHROMIUM, headless=True, args=FLAGS)
+        yield context
+        context.close()
+
+
+class PageProblems:
+    """Collects what goes wrong while a page loads."""
+
+    def __init__(self, page, base: str):
+        self.base = base
+        self.external: list[str] = []
+        self.failed: list[str] = []
+        self.console: list[str] = []
+        page.on("request", self._on_request)
+        page.on("requestfailed", lambda r: self._fail(r.url, r.failure or "failed"))
+        page.on("response", lambda r: r.status >= 400 and self._fail(r.url, r.status))
+        page.on("console", self._on_console)
+        page.on("pageerror", lambda e: self._console(f"pageerror: {e}"))
+
+    def _on_request(self, request):
+        url = request.url
+        if not (url.startswith(self.base) or url.startswith(("data:", "blob:", "about:"))):
+            self.external.append(url)
+
+    def _fail(self, url, why):
+        if not any(p.search(url) for p in ALLOWED_FAILED_URLS):
+            self.failed.append(f"{url} ({why})")
+
+    def _on_console(self, msg):
+        if msg.type == "error":
+            self._console(msg.text)
+
+    def _console(self, text):
+        if not any(p.search(text) for p in ALLOWED_CONSOLE_ERRORS):
+            self.console.append(text)
+
+
+def open_page(browser, server, name):
+    page = browser.new_page()
+    problems = PageProblems(page, server)
+    page.goto(server + name, wait_until="load")
+    page.wait_for_load_state("networkidle")
+    return page, problems
+
+
+@pytest.mark.browser
+def test_some_pages_were_built():
+    assert "book/intro.html" in PAGES and "book/convolution_by_hand.html" in PAGES, PAGES
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("name", PAGES)
+def test_page_works_offline(browser, server, name):
+    page, problems = open_page(browser, server, name)
+    try:
+        n_math = page.locator(".math").count()
+        if n_math:
+            page.wait_for_function("() => window.MathJax && window.MathJax.startup"
+                                   " && window.MathJax.startup.promise", timeout=20000)
+            page.evaluate("() => window.MathJax.startup.promise")
+            assert page.evaluate("() => window.MathJax.version").startswith("3.")
+            typeset = page.locator(".math mjx-container").count()
+            assert typeset == n_math, f"{typeset} of {n_math} math elements typeset"
+            text = page.locator("main").inner_text()
+            assert "\\(" not in text and "$$" not in text, "raw TeX left on the page"
+        n_views = page.locator('script[type="application/vnd.jupyter.widget-view+json"]').count()
+        if n_views:
+            page.wait_for_selector(".jupyter-widgets", timeout=20000)
+            rendered = page.locator(".jupyter-widgets.widget-container, .jupyter-widgets"
+                                    ".widget-inline-hbox, .jupyter-widgets.widget-box").count()
+            assert rendered >= n_views, f"{rendered} widget views rendered, {n_views} expected"
+        page.wait_for_load_state("networkidle")
+        assert not problems.external, f"requests left 127.0.0.1: {problems.external}"
+        assert not problems.failed, f"failed requests: {problems.failed}"
+        assert not problems.console, f"console errors: {problems.console}"
+    finally:
+        page.close()
+
+
+@pytest.mark.browser
+def test_sliding_window_explorer_responds(browser, server):
+    """Moving the slider in the static page shows the next precomputed frame."""
+    page, problems = open_page(browser, server, "book/convolution_by_hand.html")
+    try:
+        explorer = page.locator(".widget-vbox").filter(has_text="position (0, 0)").first
+        explorer.wait_for(timeout=20000)
+        root = explorer.element_handle()  # keeps pointing at the explorer as its text changes
+        assert "= 6" in root.inner_text()
+
+        def shows(text):
+            page.wait_for_function("([el, t]) => el.innerText.includes(t)", arg=[root, text],
+                                   timeout=5000)
+            return root.inner_text()
+
+        root.query_selector(".noUi-handle").focus()
+        page.keyboard.press("ArrowRight")
+        text = shows("position (0, 1)")
+        assert "position (0, 0)" not in text and text.rstrip().endswith("= 1")
+        for _ in range(7):
+            page.keyboard.press("ArrowRight")
+        assert shows("position (2, 2)").rstrip().endswith("= 3")
+        # The play button steps through the frames by itself, back from the start.
+        page.keyboard.press("Home")
+        shows("position (0, 0)")
+        root.query_selector("button").click()
+        shows("position (0, 2)")
+        assert not problems.console, problems.console
+    finally:
+        page.close()
