@@ -8,6 +8,9 @@ the browser (``ipywidgets.jslink``), never through Python callbacks.
 """
 from __future__ import annotations
 
+import ast
+import inspect
+import textwrap
 from html import escape
 
 import numpy as np
@@ -121,6 +124,32 @@ def sliding_window_explorer(x: np.ndarray, kernel: np.ndarray, stride: int | tup
     widgets.jslink((play, "value"), (slider, "value"))
     widgets.jslink((slider, "value"), (stack, "selected_index"))
     return widgets.VBox([widgets.HBox([play, slider]), stack])
+
+
+def source_code(obj, docstring: bool = False) -> str:
+    """The source of a function or class from the package, optionally without its docstring.
+
+    The book shows implementations this way, straight from ``cnnlab``, so that
+    what the reader sees is what the tests check.
+    """
+    source = textwrap.dedent(inspect.getsource(obj))
+    if docstring:
+        return source
+    body = ast.parse(source).body[0].body
+    first = body[0]
+    if isinstance(first, ast.Expr) and isinstance(getattr(first, "value", None), ast.Constant) \
+            and isinstance(first.value.value, str):
+        lines = source.splitlines(keepends=True)
+        del lines[first.lineno - 1:first.end_lineno]
+        source = "".join(lines)
+    return source
+
+
+def show_source(obj, docstring: bool = False):
+    """Display :func:`source_code` with syntax highlighting in a notebook."""
+    from IPython.display import Code
+
+    return Code(source_code(obj, docstring), language="python")
 
 
 def plot_grids(arrays, titles, *, annotate: bool = True, cmap: str = "viridis", fmt: str = "{:g}",

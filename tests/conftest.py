@@ -37,3 +37,14 @@ def torch():
 def rng():
     """A fresh seeded generator for each test."""
     return np.random.default_rng(1234)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session, exitstatus):
+    """In CI nothing may be skipped: a skip there means a check silently did not run."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter else []
+    if IN_CI and skipped and session.exitstatus == 0:
+        reporter.write_line(f"CI=true: {len(skipped)} test(s) skipped, which fails the run",
+                            red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

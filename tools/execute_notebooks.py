@@ -59,6 +59,13 @@ def rename_widget_models(nb: nbformat.NotebookNode, name: str) -> nbformat.Noteb
     return nbformat.reads(text, as_version=4)
 
 
+def kernel_env() -> dict[str, str]:
+    """The environment kernels run in: inline figures on, fixed hash seed."""
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    env["PYTHONHASHSEED"] = "0"
+    return env
+
+
 def execute(path: Path, timeout: int = 900) -> str:
     """Execute the notebook at ``path`` and return its new JSON text."""
     nb = nbformat.read(path, as_version=4)
@@ -73,7 +80,11 @@ def execute(path: Path, timeout: int = 900) -> str:
     client = NotebookClient(
         nb, km=km, timeout=timeout, kernel_name="python3", record_timing=False,
         store_widget_state=True, resources={"metadata": {"path": str(path.parent)}})
-    client.execute()
+    try:
+        client.execute(env=kernel_env())
+    finally:  # the client leaves a kernel it was handed running
+        if km.has_kernel:
+            km.shutdown_kernel(now=True)
     nb = rename_widget_models(nb, path.stem)
     return nbformat.writes(nb) + "\n"
 
@@ -85,8 +96,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true",
                         help="do not write; exit 1 if any notebook differs from a fresh execution")
     args = parser.parse_args(argv)
-    os.environ.pop("MPLBACKEND", None)
-    os.environ["PYTHONHASHSEED"] = "0"
     status = 0
     for path in args.notebooks or toc_notebooks():
         new = execute(path.resolve())

@@ -1,0 +1,77 @@
+"""The committed notebooks: hygiene, byte-for-byte reproducibility, and nbval's teeth."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import execute_notebooks  # noqa: E402
+
+NOTEBOOKS = execute_notebooks.toc_notebooks()
+IDS = [p.stem for p in NOTEBOOKS]
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+MAX_BYTES = 1_000_000
+
+
+def test_toc_lists_notebooks():
+    assert "convolution_by_hand" in IDS
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_notebook_hygiene(path):
+    text = path.read_text(encoding="utf-8")
+    assert len(text.encode()) < MAX_BYTES, f"{path.name} is {len(text.encode())} bytes"
+    nb = json.loads(text)
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    ids = [c.get("id") for c in nb["cells"]]
+    assert None not in ids and len(set(ids)) == len(ids), "cell ids must exist and be unique"
+    for cell in code:
+        source = "".join(cell["source"])
+        where = f"{path.name} cell {cell.get('id')}"
+        assert cell["execution_count"] is not None, f"{where} was not executed"
+        assert "execution" not in cell["metadata"], f"{where} stores timing metadata"
+        assert "NBVAL" not in source, f"{where}: use cell tags, not # NBVAL comments"
+        assert "sys.path" not in source, f"{where} edits sys.path"
+        for out in cell["outputs"]:
+            tags = cell["metadata"].get("tags", [])
+            assert out["output_type"] != "error" or "raises-exception" in tags, where
+            assert not re.search(r"0x[0-9a-f]{8,}", json.dumps(out)), f"{where}: memory address"
+    views = text.count(WIDGET_VIEW)
+    if views:
+        state = nb["metadata"]["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+        for m in re.finditer(r'"model_id": "([0-9a-f]{32})"', text):
+            assert m.group(1) in state, f"widget view {m.group(1)} has no stored state"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_execution_reproduces_the_committed_notebook(path):
+    """A fresh execution by `make notebooks` changes no byte."""
+    assert execute_notebooks.execute(path) == path.read_text(encoding="utf-8")
+
+
+def test_nbval_fails_when_a_stored_output_changes(tmp_path):
+    """Guard against an nbval setup that passes whatever the outputs are."""
+    source = ROOT / "book" / "convolution_by_hand.ipynb"
+    nb = json.loads(source.read_text(encoding="utf-8"))
+    for cell in nb["cells"]:
+        outs = cell.get("outputs", [])
+        if outs and outs[0].get("output_type") == "stream" and "W_out = 3" in "".join(outs[0]["text"]):
+            outs[0]["text"] = ["W_out = 4\n"]
+            break
+    else:
+        pytest.fail("the 'W_out = 3' output was not found")
+    tampered = tmp_path / "tampered.ipynb"
+    tampered.write_text(json.dumps(nb), encoding="utf-8")
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval",
+         "--nbval-current-env", "--nbval-sanitize-with", str(ROOT / "nbval_sanitize.cfg"),
+         "--rootdir", str(tmp_path), str(tampered)],
+        capture_output=True, text=True, cwd=tmp_path, env=execute_notebooks.kernel_env())
+    assert run.returncode == 1, run.stdout[-2000:]
+    assert "1 failed" in run.stdout and "W_out = 4" in run.stdout
