@@ -14,6 +14,15 @@ import pytest
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
+try:  # property-based tests: explore locally, replay the same examples in CI
+    from hypothesis import settings as _hsettings
+
+    _hsettings.register_profile("ci", derandomize=True, print_blob=True)
+    if IN_CI:
+        _hsettings.load_profile("ci")
+except ImportError:
+    pass
+
 
 def require(module_name: str, why: str):
     """Import an optional module, skipping locally and failing in CI when it is missing."""
