@@ -75,3 +75,15 @@ def test_nbval_fails_when_a_stored_output_changes(tmp_path):
         capture_output=True, text=True, cwd=tmp_path, env=execute_notebooks.kernel_env())
     assert run.returncode == 1, run.stdout[-2000:]
     assert "1 failed" in run.stdout and "W_out = 4" in run.stdout
+
+
+def test_executor_merges_split_stream_outputs():
+    from nbformat.v4 import new_output
+
+    outs = [new_output("stream", name="stdout", text="a\n"),
+            new_output("stream", name="stdout", text="b\n"),
+            new_output("stream", name="stderr", text="warn\n"),
+            new_output("stream", name="stdout", text="c\n")]
+    merged = execute_notebooks.coalesce_streams(outs)
+    assert [(o.name, o.text) for o in merged] == [("stdout", "a\nb\n"), ("stderr", "warn\n"),
+                                                  ("stdout", "c\n")]

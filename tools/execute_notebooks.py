@@ -9,7 +9,9 @@ result depends only on the code, never on when or how often it ran:
 * ipywidgets state is stored in the notebook (so the static book can render the
   widgets) and the random widget model ids are renamed to ids derived from the
   notebook's name and the order in which the models were created;
-* cells keep their ids; a cell without one gets an id derived from its index.
+* cells keep their ids; a cell without one gets an id derived from its index;
+* consecutive stream outputs of a cell are merged (how the kernel splits
+  printed text into messages depends on timing; nbval merges them too).
 
 Running it twice therefore changes no byte.  ``--check`` executes without
 writing and exits 1 if a notebook on disk differs from a fresh execution.
@@ -59,6 +61,19 @@ def rename_widget_models(nb: nbformat.NotebookNode, name: str) -> nbformat.Noteb
     return nbformat.reads(text, as_version=4)
 
 
+def coalesce_streams(outputs: list) -> list:
+    """Merge consecutive ``stream`` outputs of the same name (stdout/stderr)."""
+    merged: list = []
+    for out in outputs:
+        prev = merged[-1] if merged else None
+        if (out.output_type == "stream" and prev is not None
+                and prev.output_type == "stream" and prev.name == out.name):
+            prev.text += out.text
+        else:
+            merged.append(out)
+    return merged
+
+
 def kernel_env() -> dict[str, str]:
     """The environment kernels run in: inline figures on, fixed hash seed."""
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
@@ -85,6 +100,9 @@ def execute(path: Path, timeout: int = 900) -> str:
     finally:  # the client leaves a kernel it was handed running
         if km.has_kernel:
             km.shutdown_kernel(now=True)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = coalesce_streams(cell.outputs)
     nb = rename_widget_models(nb, path.stem)
     return nbformat.writes(nb) + "\n"
 
