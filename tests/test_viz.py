@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 from cnnlab.conv import conv2d_naive
-from cnnlab.viz import plot_grids, sliding_window_explorer, sliding_window_frames, source_code
+from cnnlab.shapes import conv_output_size
+from cnnlab.viz import (COMPACT_CSS, conv_setting_label, conv_settings_explorer, plot_grids,
+                        sliding_window_explorer, sliding_window_frames, source_code)
 
 X = np.array([[1, 0, 2, 1, 0], [0, 1, 0, 1, 1], [1, 0, 1, 0, 0], [0, 0, 1, 1, 0],
               [1, 1, 0, 0, 1]], dtype=float)
@@ -85,3 +87,120 @@ def test_source_code_drops_the_docstring():
     assert src.startswith("def conv2d_naive(") and '"""' not in src
     assert "for i in range(h_out)" in src
     assert '"""' in source_code(conv2d_naive, docstring=True)
+
+
+# --------------------------------------------------------------- compact frames and the
+# settings explorer (chapter "The convolutional layer")
+SETTINGS = [(K, 1, 0), (K, 2, 1), (np.eye(2), 1, "same"), (np.eye(2), 2, 0), (K, (2, 1), (0, 1))]
+
+
+@pytest.mark.parametrize("stride, padding", [(1, 0), (2, 0), (1, 1), ((2, 1), (0, 1)), (1, "same")])
+def test_compact_frames_show_the_same_sums_in_less_space(stride, padding):
+    full = sliding_window_frames(X, K, stride=stride, padding=padding)
+    compact = sliding_window_frames(X, K, stride=stride, padding=padding, compact=True)
+    assert len(compact) == len(full)
+    for a, b in zip(full, compact):
+        assert frame_sum(a) == frame_sum(b)
+        assert b.count("<small>×") == K.size and "style=" not in b
+    assert sum(map(len, compact)) < sum(map(len, full)) / 4
+
+
+def test_compact_frames_strike_out_cells_no_window_reads():
+    # 2×2 windows with stride 2 start at rows/columns 0 and 2: row 4 and column 4 are never read
+    frames = sliding_window_frames(X, np.eye(2), stride=2, compact=True)
+    for frame in frames:
+        assert len(re.findall(r"<i class=n>", frame)) == 2 * 5 - 1
+        assert "never read" in frame
+    assert "never read" not in sliding_window_frames(X, K, compact=True)[0]
+
+
+def test_same_padding_of_an_even_kernel_goes_bottom_right():
+    frames = sliding_window_frames(X, np.eye(2), padding="same", compact=True)
+    out = conv2d_naive(X[None, None], np.eye(2)[None, None], padding="same")[0, 0]
+    assert out.shape == X.shape and len(frames) == X.size
+    last = frames[-1]
+    assert frame_sum(last) == ((4, 4), out[4, 4]) and out[4, 4] == X[4, 4]
+    rows = re.findall(r"<div class=r>(.*?)</div>", last)[:6]    # the padded input, 6×6
+    cells = [re.findall(r"<i[^>]*>(.*?)</i>", r) for r in rows]
+    assert [len(r) for r in cells] == [6] * 6
+    assert all(c.startswith("0") for c in cells[5]) and all(r[5].startswith("0") for r in cells)
+    classes = [re.findall(r"<i(?: class='?([^'>]*)'?)?>", r) for r in rows]
+    padded = [[j for j, c in enumerate(row) if c.startswith("p")] for row in classes]
+    # padding in the right column and the bottom row, except where the last window sits
+    assert padded == [[5]] * 4 + [[]] + [[0, 1, 2, 3]]
+    assert cells[0][0] == "1" == f"{X[0, 0]:g}"   # no padding at the top or the left
+
+
+@pytest.mark.parametrize("size, kernel, stride, padding, text", [
+    ((5, 5), 3, 2, 1, "kernel 3×3, stride 2, padding 1 → 3×3"),
+    ((5, 5), 3, 1, 0, "kernel 3×3, stride 1, padding 0 → 3×3"),
+    ((5, 5), 2, 1, "same", "kernel 2×2, stride 1, padding 'same' = 0 before, 1 after → 5×5"),
+    ((5, 5), 3, 1, "same", "kernel 3×3, stride 1, padding 'same' = 1 → 5×5"),
+    ((5, 6), (2, 3), 1, "same",
+     "kernel 2×3, stride 1, padding 'same' = (top 0, bottom 1, left 1, right 1) → 5×6"),
+    ((7, 5), 3, (2, 1), (1, 0), "kernel 3×3, stride (2, 1), padding (1, 0) → 4×3"),
+    ((5, 5), 2, 2, "valid", "kernel 2×2, stride 2, padding 'valid' = 0 → 2×2"),
+])
+def test_conv_setting_label(size, kernel, stride, padding, text):
+    assert conv_setting_label(size, kernel, stride, padding) == text
+
+
+def test_conv_settings_explorer_links_the_dropdown_to_one_explorer_per_setting(monkeypatch):
+    widgets = pytest.importorskip("ipywidgets")
+    made = []
+    real_jslink = widgets.jslink
+    monkeypatch.setattr(widgets, "jslink", lambda a, b: made.append((a, b)) or real_jslink(a, b))
+    box = conv_settings_explorer(X, SETTINGS)
+    css, dropdown, outer = box.children
+    assert "<style>" in css.value and css.layout.display == "none"
+    assert isinstance(dropdown, widgets.Dropdown) and isinstance(outer, widgets.Stack)
+    assert len(dropdown.options) == len(outer.children) == len(SETTINGS)
+    assert ((dropdown, "index"), (outer, "selected_index")) in made
+    # no Python observers beyond the drop-down's own bookkeeping (they would not run in the page)
+    fresh = widgets.Dropdown(options=["a"])
+    assert (len(dropdown._trait_notifiers["index"]["change"])
+            == len(fresh._trait_notifiers["index"]["change"]))
+    assert not outer._trait_notifiers.get("selected_index", {}).get("change")
+    for label, player, (kernel, stride, padding) in zip(dropdown.options, outer.children,
+                                                        SETTINGS):
+        # the label's output shape is what the calculator and the frames say
+        ho, wo = map(int, re.search(r"→ (\d+)×(\d+)$", label).groups())
+        (sh, sw), (kh, kw) = np.broadcast_to(stride, 2), kernel.shape
+        if padding == "same":
+            assert (ho, wo) == X.shape
+        else:
+            ph, pw = np.broadcast_to(padding, 2)
+            assert (ho, wo) == (conv_output_size(5, kh, int(sh), int(ph)),
+                                conv_output_size(5, kw, int(sw), int(pw)))
+        (play, slider), stack = player.children[0].children, player.children[1]
+        assert len(stack.children) == slider.max + 1 == play.max + 1 == ho * wo
+        assert ((play, "value"), (slider, "value")) in made
+        assert ((slider, "value"), (stack, "selected_index")) in made
+        assert frame_sum(stack.children[-1].value)[0] == (ho - 1, wo - 1)
+        # one shared layout and style: the stored widget state stays small
+        assert len({id(page.layout) for page in stack.children}) == 1
+        assert len({id(page.style) for page in stack.children}) == 1
+        assert slider.layout is play.layout is stack.layout is outer.children[0].layout
+    assert len(made) == 1 + 2 * len(SETTINGS)
+
+
+def test_compact_explorer_carries_its_style_sheet():
+    widgets = pytest.importorskip("ipywidgets")
+    css, controls, stack = sliding_window_explorer(X, K, compact=True).children
+    assert css.value == COMPACT_CSS and isinstance(stack, widgets.Stack)
+    assert "<div class=cnnlab-sw>" in stack.children[0].value
+    assert len(sliding_window_explorer(X, K).children) == 2   # the default is unchanged
+
+
+def test_conv_settings_explorer_rejects_bad_settings():
+    pytest.importorskip("ipywidgets")
+    with pytest.raises(ValueError, match="^settings must contain"):
+        conv_settings_explorer(X, [])
+    with pytest.raises(ValueError, match=r"^settings\[1\] must be a \(kernel, stride, padding\)"):
+        conv_settings_explorer(X, [(K, 1, 0), (K, 1)])
+    with pytest.raises(ValueError, match="^settings must differ"):
+        conv_settings_explorer(X, [(K, 1, 0), (K * 2, 1, 0)])
+    with pytest.raises(ValueError, match="padding='same' needs stride 1"):
+        conv_settings_explorer(X, [(K, 2, "same")])
+    with pytest.raises(ValueError, match="^x must have 2 dimensions"):
+        conv_settings_explorer(X[None], SETTINGS)
