@@ -87,13 +87,17 @@ class PageProblems:
         self.external: list[str] = []
         self.failed: list[str] = []
         self.console: list[str] = []
+        self.pending: set = set()
         page.on("request", self._on_request)
+        page.on("requestfinished", lambda r: self.pending.discard(r))
+        page.on("requestfailed", lambda r: self.pending.discard(r))
         page.on("requestfailed", lambda r: self._fail(r.url, r.failure or "failed"))
         page.on("response", lambda r: r.status >= 400 and self._fail(r.url, r.status))
         page.on("console", self._on_console)
         page.on("pageerror", lambda e: self._console(f"pageerror: {e}"))
 
     def _on_request(self, request):
+        self.pending.add(request)
         url = request.url
         if not (url.startswith(self.base) or url.startswith(("data:", "blob:", "about:"))):
             self.external.append(url)
@@ -111,11 +115,25 @@ class PageProblems:
             self.console.append(text)
 
 
+def settle(page, problems, quiet_ms=500, timeout_ms=20000):
+    """Wait until no request has been in flight for ``quiet_ms``.
+
+    Playwright's "networkidle" can miss the idle moment on a slow machine and then
+    time out although every request finished; counting requests ourselves cannot.
+    """
+    quiet = waited = 0
+    while quiet < quiet_ms:
+        assert waited < timeout_ms, f"requests still pending: {[r.url for r in problems.pending]}"
+        page.wait_for_timeout(100)
+        waited += 100
+        quiet = quiet + 100 if not problems.pending else 0
+
+
 def open_page(browser, server, name):
     page = browser.new_page()
     problems = PageProblems(page, server)
     page.goto(server + name, wait_until="load")
-    page.wait_for_load_state("networkidle")
+    settle(page, problems)
     return page, problems
 
 
@@ -145,7 +163,7 @@ def test_page_works_offline(browser, server, name):
             rendered = page.locator(".jupyter-widgets.widget-container, .jupyter-widgets"
                                     ".widget-inline-hbox, .jupyter-widgets.widget-box").count()
             assert rendered >= n_views, f"{rendered} widget views rendered, {n_views} expected"
-        page.wait_for_load_state("networkidle")
+        settle(page, problems)
         assert not problems.external, f"requests left 127.0.0.1: {problems.external}"
         assert not problems.failed, f"failed requests: {problems.failed}"
         assert not problems.console, f"console errors: {problems.console}"
@@ -180,6 +198,45 @@ def test_sliding_window_explorer_responds(browser, server):
         shows("position (0, 0)")
         root.query_selector("button").click()
         shows("position (0, 2)")
+        assert not problems.console, problems.console
+    finally:
+        page.close()
+
+
+@pytest.mark.browser
+def test_conv_settings_explorer_responds(browser, server):
+    """Choosing a setting in the static page shows its explorer, whose slider then works."""
+    page, problems = open_page(browser, server, "book/convolution_layer.html")
+    try:
+        explorer = (page.locator(".widget-vbox").filter(has=page.locator("select"))
+                    .filter(has_text="position (0, 0)").first)
+        explorer.wait_for(timeout=20000)
+        root = explorer.element_handle()
+
+        def shows(*texts):
+            page.wait_for_function("([el, ts]) => ts.every(t => el.innerText.includes(t))",
+                                   arg=[root, list(texts)], timeout=5000)
+            return root.inner_text()
+
+        text = shows("output 3×3", "position (0, 0)")
+        assert text.rstrip().endswith("= 6") and "never read" not in text
+        select = root.query_selector("select")
+        select.select_option(label="kernel 2×2, stride 2, padding 0 → 2×2")
+        # 2×2 windows at stride 2 never reach the last row and column of the 5×5 input
+        text = shows("output 2×2", "never read")
+        assert "output 3×3" not in text and text.rstrip().endswith("= 2")
+        root.query_selector(".noUi-handle").focus()
+        page.keyboard.press("ArrowRight")
+        assert shows("position (0, 1)").rstrip().endswith("= 3")
+        # "same" for an even kernel: padding only at the bottom and right; the last window
+        # holds X[4, 4] = 1 and three zeros
+        select.select_option(
+            label="kernel 2×2, stride 1, padding 'same' = 0 before, 1 after → 5×5")
+        shows("output 5×5", "position (0, 0)")
+        root.query_selector(".noUi-handle").focus()
+        page.keyboard.press("End")
+        text = shows("position (4, 4)")
+        assert text.rstrip().endswith("1·1 + 0·0 + 0·0 + 0·1 = 1")
         assert not problems.console, problems.console
     finally:
         page.close()
