@@ -19,8 +19,9 @@ out_channels, kernel_size, stride, padding)``, ``parameters()``, ``zero_grad()``
 ``filters``        classic image filters (edges, blur, sharpen) and a sample photo
 ``optim``          SGD (momentum, weight decay) and Adam
 ``analysis``       parameter counts, receptive fields, ``summary()`` tables
-``viz``            figures and interactive views for the book (needs matplotlib
-                   and ipywidgets, imported lazily)
+``viz``            figures and source listings for the book (matplotlib, lazily)
+``explorers``      sliding-window explorers that work in the static book
+                   (ipywidgets, imported lazily)
 =================  ==========================================================
 
 Every functional kernel comes as ``*_forward(...) -> (out, cache)`` and

@@ -8,8 +8,9 @@ import pytest
 
 from cnnlab.conv import conv2d_naive
 from cnnlab.shapes import conv_output_size
-from cnnlab.viz import (COMPACT_CSS, conv_setting_label, conv_settings_explorer, plot_grids,
-                        sliding_window_explorer, sliding_window_frames, source_code)
+from cnnlab.explorers import (COMPACT_CSS, conv_setting_label, conv_settings_explorer,
+                              sliding_window_explorer, sliding_window_frames)
+from cnnlab.viz import plot_grids, source_code
 
 X = np.array([[1, 0, 2, 1, 0], [0, 1, 0, 1, 1], [1, 0, 1, 0, 0], [0, 0, 1, 1, 0],
               [1, 1, 0, 0, 1]], dtype=float)
