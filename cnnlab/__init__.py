@@ -16,6 +16,7 @@ out_channels, kernel_size, stride, padding)``, ``parameters()``, ``zero_grad()``
 ``layers``         layer classes over the functional kernels
 ``norm``           batch normalisation
 ``init``           He and Xavier initialisation
+``data``           MNIST sample (offline), MNIST/Fashion-MNIST/CIFAR-10 downloads
 ``filters``        classic image filters (edges, blur, sharpen) and a sample photo
 ``optim``          SGD (momentum, weight decay) and Adam
 ``analysis``       parameter counts, receptive fields, ``summary()`` tables
