@@ -65,7 +65,11 @@ class Module:
     Parameters are found by looking at the instance attributes: every
     :class:`Parameter` attribute is a parameter of this module and every
     :class:`Module` attribute is a child, in the order they were assigned.
+    Buffers are arrays that are state but not parameters (batch norm's running
+    statistics): a subclass lists their attribute names in ``_buffer_names``.
     """
+
+    _buffer_names: tuple[str, ...] = ()
 
     def __init__(self) -> None:
         self.training = True
@@ -128,6 +132,43 @@ class Module:
                 yield prefix + name, value
         for name, child in self.named_children():
             yield from child.named_parameters(prefix + name + ".")
+
+    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, np.ndarray]]:
+        """Yield ``(dotted_name, array)`` for every buffer, e.g. ``("1.running_mean", a)``."""
+        for name in self._buffer_names:
+            yield prefix + name, getattr(self, name)
+        for name, child in self.named_children():
+            yield from child.named_buffers(prefix + name + ".")
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of every parameter and buffer, keyed by dotted name."""
+        state = {name: p.data.copy() for name, p in self.named_parameters()}
+        state.update((name, b.copy()) for name, b in self.named_buffers())
+        return state
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Copy ``state`` (from :meth:`state_dict`) into this module's parameters and buffers.
+
+        Raises
+        ------
+        KeyError
+            ``state`` lacks an entry of this module or has one it does not know.
+        ValueError
+            An entry's shape differs from the module's.
+        """
+        targets = {name: p.data for name, p in self.named_parameters()}
+        targets.update(self.named_buffers())
+        missing = sorted(set(targets) - set(state))
+        unexpected = sorted(set(state) - set(targets))
+        if missing or unexpected:
+            raise KeyError(f"state: missing entries {missing}, unexpected entries {unexpected}")
+        for name, target in targets.items():
+            value = np.asarray(state[name])
+            if value.shape != target.shape:
+                raise ValueError(f"state[{name!r}]: expected shape {target.shape}, "
+                                 f"got {value.shape}")
+        for name, target in targets.items():  # all checked first: a failure changes nothing
+            target[...] = state[name]
 
     def parameters(self) -> Iterator[Parameter]:
         """Yield every parameter, in the order of :meth:`named_parameters`."""

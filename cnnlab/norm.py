@@ -138,6 +138,7 @@ class _BatchNorm(Module):
     """Shared code of :class:`BatchNorm1d` and :class:`BatchNorm2d`."""
 
     _ndims: tuple[int, ...] = (4,)
+    _buffer_names = ("running_mean", "running_var")
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
                  affine: bool = True, *, dtype=np.float32) -> None:
