@@ -52,8 +52,9 @@ book: $(VENV)/.book-installed vendor
 unit:
 	$(PYTEST) -n 2 tests --ignore=tests/test_browser.py
 
+# Kernels use one BLAS thread, as tools/execute_notebooks.py does when it stores the outputs.
 nbval:
-	$(PYTEST) -n 2 --dist loadfile --nbval --nbval-current-env \
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONHASHSEED=0 $(PYTEST) -n 2 --dist loadfile --nbval --nbval-current-env \
 	  --nbval-sanitize-with nbval_sanitize.cfg book
 
 browser:

@@ -19,6 +19,7 @@ out_channels, kernel_size, stride, padding)``, ``parameters()``, ``zero_grad()``
 ``data``           MNIST sample (offline), MNIST/Fashion-MNIST/CIFAR-10 downloads
 ``filters``        classic image filters (edges, blur, sharpen) and a sample photo
 ``optim``          SGD (momentum, weight decay) and Adam
+``train``          fit/evaluate/predict, early stopping, saving parameters
 ``analysis``       parameter counts, receptive fields, ``summary()`` tables
 ``viz``            figures and source listings for the book (matplotlib, lazily)
 ``explorers``      sliding-window explorers that work in the static book

@@ -1,4 +1,4 @@
-"""Figures and source listings used by the book.
+"""Figures and source listings used by the book: small grids, training curves, filters.
 
 matplotlib and IPython are imported lazily, so ``import cnnlab`` needs NumPy
 only.  The interactive explorers live in :mod:`cnnlab.explorers`.
@@ -71,5 +71,169 @@ def plot_grids(arrays, titles, *, annotate: bool = True, cmap: str = "viridis", 
             for (i, j), v in np.ndenumerate(a):
                 ax.text(j, i, fmt.format(v), ha="center", va="center",
                         color="black" if v > mid else "white")
+    fig.tight_layout()
+    return fig
+
+
+# --- training figures ----------------------------------------------------------
+
+def _image_grid(images, titles, ncols: int, cmap: str, vmin, vmax, figsize, cell: float):
+    """One small image per axis, ``ncols`` per row; surplus axes are removed."""
+    import matplotlib.pyplot as plt
+
+    n = len(images)
+    ncols = min(ncols, n)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, squeeze=False,
+                             figsize=figsize or (cell * ncols, cell * nrows + 0.3))
+    for k, ax in enumerate(axes.ravel()):
+        if k >= n:
+            fig.delaxes(ax)
+            continue
+        ax.imshow(images[k], cmap=cmap, vmin=vmin, vmax=vmax)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if titles is not None:
+            ax.set_title(titles[k], fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def _positive_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def plot_filters(weight: np.ndarray, *, ncols: int | None = None, cmap: str = "RdBu_r",
+                 shared_scale: bool = True, figsize: tuple[float, float] | None = None):
+    """Show every 2-D kernel of a convolution weight as a small image.
+
+    Parameters
+    ----------
+    weight : ndarray, (C_out, C_in, kh, kw)
+        E.g. ``model[0].weight.data``.  One image per (output, input) channel pair,
+        titled ``"o,i"`` (just ``"o"`` when ``C_in == 1``).
+    ncols : int, optional
+        Images per row; default ``C_in`` when it is above 1, else ``min(C_out, 8)``.
+    cmap : str, default "RdBu_r"
+        A diverging map: with ``shared_scale`` zero is white, positive red, negative blue.
+    shared_scale : bool, default True
+        One colour scale, symmetric about 0, for all kernels (so they can be
+        compared); False scales each kernel to its own range.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        With ``C_out * C_in`` axes.
+    """
+    w = np.asarray(weight)
+    if w.ndim != 4:
+        raise ValueError(f"weight must have shape (C_out, C_in, kh, kw), got {w.shape}")
+    c_out, c_in = w.shape[:2]
+    if ncols is None:
+        ncols = c_in if c_in > 1 else min(c_out, 8)
+    ncols = _positive_int(ncols, "ncols")
+    images = w.reshape(c_out * c_in, *w.shape[2:])
+    titles = [f"{o}" if c_in == 1 else f"{o},{i}" for o in range(c_out) for i in range(c_in)]
+    m = float(np.abs(w).max()) or 1.0
+    vmin, vmax = (-m, m) if shared_scale else (None, None)
+    return _image_grid(images, titles, ncols, cmap, vmin, vmax, figsize, 1.3)
+
+
+def plot_feature_maps(maps: np.ndarray, *, ncols: int = 8, cmap: str = "viridis",
+                      titles=None, figsize: tuple[float, float] | None = None):
+    """Show the channels of one input's activations, ``(C, H, W)``, one image each.
+
+    Each map has its own colour scale (bright = strongly activated); titles
+    default to the channel index.  Returns a Figure with ``C`` axes.
+    """
+    a = np.asarray(maps)
+    if a.ndim != 3:
+        raise ValueError(f"maps must have shape (C, H, W) (one sample: index the batch "
+                         f"first, e.g. out[0]), got {a.shape}")
+    if titles is not None and len(titles) != len(a):
+        raise ValueError(f"titles must have one entry per map: got {len(titles)} for "
+                         f"{len(a)} maps")
+    titles = [str(c) for c in range(len(a))] if titles is None else list(titles)
+    return _image_grid(a, titles, _positive_int(ncols, "ncols"), cmap, None, None, figsize, 1.4)
+
+
+def plot_history(history, *, figsize: tuple[float, float] = (9.0, 3.2)):
+    """Training curves: loss (left) and accuracy (right), training vs validation.
+
+    Parameters
+    ----------
+    history : cnnlab.train.History
+        Or any object with the attributes ``epoch``, ``train_loss``,
+        ``train_accuracy``, ``val_loss``, ``val_accuracy`` and ``best_epoch``.
+        A dashed line marks ``best_epoch`` when it is set.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        With 2 axes.
+    """
+    import matplotlib.pyplot as plt
+
+    missing = [k for k in ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy")
+               if not hasattr(history, k)]
+    if missing:
+        raise TypeError(f"history must be a cnnlab.train.History, got "
+                        f"{type(history).__name__} without {missing}")
+    if not history.epoch:
+        raise ValueError("history holds no epoch to plot")
+    fig, axes = plt.subplots(1, 2, figsize=figsize)
+    for ax, metric in zip(axes, ("loss", "accuracy")):
+        for part, style in (("train", "-o"), ("val", "-s")):
+            values = getattr(history, f"{part}_{metric}")
+            if values:
+                ax.plot(history.epoch[:len(values)], values, style, markersize=3,
+                        label="training" if part == "train" else "validation")
+        best = getattr(history, "best_epoch", None)
+        if best is not None:
+            ax.axvline(best, color="grey", linestyle="--", linewidth=1, label=f"best epoch {best}")
+        ax.set_xlabel("epoch")
+        ax.set_title(metric)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_confusion_matrix(cm: np.ndarray, class_names=None, *, cmap: str = "Blues",
+                          figsize: tuple[float, float] | None = None):
+    """Plot a confusion matrix (rows: true class, columns: predicted) with its counts.
+
+    Parameters
+    ----------
+    cm : (K, K) ndarray of int
+        From :func:`cnnlab.train.confusion_matrix`.
+    class_names : sequence of K str, optional
+        Tick labels; default ``0 .. K-1``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        With 1 axis; every cell shows its count.
+    """
+    import matplotlib.pyplot as plt
+
+    cm = np.asarray(cm)
+    if cm.ndim != 2 or cm.shape[0] != cm.shape[1]:
+        raise ValueError(f"cm must be a square (K, K) matrix, got shape {cm.shape}")
+    k = len(cm)
+    names = [str(i) for i in range(k)] if class_names is None else [str(c) for c in class_names]
+    if len(names) != k:
+        raise ValueError(f"class_names must have {k} entries, got {len(names)}")
+    fig, ax = plt.subplots(figsize=figsize or (0.45 * k + 1.8, 0.45 * k + 1.5))
+    ax.imshow(cm, cmap=cmap)
+    ax.set_xticks(range(k), names, rotation=90 if max(map(len, names)) > 2 else 0)
+    ax.set_yticks(range(k), names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    mid = cm.max() / 2
+    for (i, j), v in np.ndenumerate(cm):
+        ax.text(j, i, f"{v:g}", ha="center", va="center", fontsize=8,
+                color="white" if v > mid else "black")
     fig.tight_layout()
     return fig

@@ -205,3 +205,94 @@ def test_conv_settings_explorer_rejects_bad_settings():
         conv_settings_explorer(X, [(K, 2, "same")])
     with pytest.raises(ValueError, match="^x must have 2 dimensions"):
         conv_settings_explorer(X[None], SETTINGS)
+
+
+# --------------------------------------------------------------- training figures
+# (chapter "Training a CNN")
+@pytest.fixture
+def plt():
+    pytest.importorskip("matplotlib")
+    import matplotlib
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+    yield plt
+    plt.close("all")
+
+
+@pytest.mark.parametrize("shape, ncols, axes, rows", [
+    ((6, 1, 5, 5), None, 6, 1),      # first layer: one image per filter, 6 in a row
+    ((10, 1, 3, 3), None, 10, 2),    # 8 per row by default
+    ((4, 3, 3, 3), None, 12, 4),     # one row per output channel, one column per input
+    ((4, 3, 3, 3), 5, 12, 3),
+])
+def test_plot_filters_draws_one_axis_per_kernel(plt, shape, ncols, axes, rows):
+    from cnnlab.viz import plot_filters
+    w = np.random.default_rng(0).standard_normal(shape)
+    fig = plot_filters(w, ncols=ncols)
+    assert len(fig.axes) == axes
+    assert len({ax.get_subplotspec().rowspan.start for ax in fig.axes}) == rows
+    images = [ax.images[0] for ax in fig.axes]
+    m = np.abs(w).max()
+    assert all(im.get_clim() == (-m, m) for im in images)        # one scale, symmetric
+    np.testing.assert_array_equal(images[1].get_array(), w.reshape(-1, *shape[2:])[1])
+    assert fig.axes[1].get_title() == ("1" if shape[1] == 1 else "0,1")
+    own = plot_filters(w, shared_scale=False)
+    assert own.axes[0].images[0].get_clim() == (w[0, 0].min(), w[0, 0].max())
+    with pytest.raises(ValueError, match="weight"):
+        plot_filters(w[0])
+    with pytest.raises(ValueError, match="ncols"):
+        plot_filters(w, ncols=0)
+
+
+def test_plot_feature_maps_draws_one_axis_per_channel(plt):
+    from cnnlab.viz import plot_feature_maps
+    maps = np.random.default_rng(0).random((16, 10, 10))
+    fig = plot_feature_maps(maps)
+    assert len(fig.axes) == 16
+    assert [ax.get_title() for ax in fig.axes[:3]] == ["0", "1", "2"]
+    fig = plot_feature_maps(maps[:3], titles=["a", "b", "c"], ncols=2)
+    assert len(fig.axes) == 3 and fig.axes[2].get_title() == "c"
+    with pytest.raises(ValueError, match="maps"):
+        plot_feature_maps(maps[None])
+    with pytest.raises(ValueError, match="titles"):
+        plot_feature_maps(maps, titles=["a"])
+    with pytest.raises(ValueError, match="ncols"):
+        plot_feature_maps(maps, ncols=0)
+
+
+def test_plot_history_draws_loss_and_accuracy(plt):
+    from cnnlab.train import History
+    from cnnlab.viz import plot_history
+    h = History(epoch=[1, 2, 3], train_loss=[1.0, 0.5, 0.3], train_accuracy=[0.6, 0.8, 0.9],
+                val_loss=[0.9, 0.6, 0.7], val_accuracy=[0.7, 0.8, 0.75], best_epoch=2)
+    fig = plot_history(h)
+    assert len(fig.axes) == 2
+    loss_ax, acc_ax = fig.axes
+    assert [loss_ax.get_title(), acc_ax.get_title()] == ["loss", "accuracy"]
+    train_line, val_line = loss_ax.lines[:2]
+    np.testing.assert_array_equal(train_line.get_ydata(), h.train_loss)
+    np.testing.assert_array_equal(val_line.get_ydata(), h.val_loss)
+    np.testing.assert_array_equal(acc_ax.lines[1].get_ydata(), h.val_accuracy)
+    assert len(loss_ax.lines) == 3 and loss_ax.lines[2].get_xdata()[0] == 2   # best epoch
+    no_val = plot_history(History(epoch=[1], train_loss=[1.0], train_accuracy=[0.5]))
+    assert len(no_val.axes) == 2 and len(no_val.axes[0].lines) == 1
+    with pytest.raises(TypeError, match="history"):
+        plot_history({"epoch": [1]})
+    with pytest.raises(ValueError, match="history"):
+        plot_history(History())
+
+
+def test_plot_confusion_matrix_shows_every_count(plt):
+    from cnnlab.train import confusion_matrix
+    from cnnlab.viz import plot_confusion_matrix
+    cm = confusion_matrix(np.array([0, 0, 1, 2, 2]), np.array([0, 1, 1, 2, 0]), 3)
+    fig = plot_confusion_matrix(cm, ["a", "b", "c"])
+    assert len(fig.axes) == 1
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.texts] == [str(v) for v in cm.ravel()]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b", "c"]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("predicted", "true")
+    with pytest.raises(ValueError, match="cm"):
+        plot_confusion_matrix(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="class_names"):
+        plot_confusion_matrix(cm, ["a"])

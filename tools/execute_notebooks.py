@@ -74,10 +74,15 @@ def coalesce_streams(outputs: list) -> list:
     return merged
 
 
+# One BLAS thread: float results must not depend on the machine's number of cores, and the
+# small matrix products of the book gain nothing from threads.
+SERIAL = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
 def kernel_env() -> dict[str, str]:
-    """The environment kernels run in: inline figures on, fixed hash seed."""
+    """The environment kernels run in: inline figures on, fixed hash seed, one BLAS thread."""
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
-    env["PYTHONHASHSEED"] = "0"
+    env.update(PYTHONHASHSEED="0", **SERIAL)
     return env
 
 
