@@ -163,3 +163,43 @@ def test_gradcheck_rejects_bad_backward(rng):
         gradcheck(lambda x: x, lambda g: g, inputs)
     with pytest.raises(TypeError, match="backward must be callable"):
         gradcheck(lambda x: x, None, inputs)
+
+
+def test_forward_differences_are_first_order():
+    x = np.array([1.0])
+    f = lambda: float(x[0] ** 3)  # noqa: E731
+    errs = {m: [abs(numerical_gradient(f, x, eps, method=m)[0] - 3.0) for eps in (1e-2, 1e-3)]
+            for m in ("forward", "central")}
+    assert 9 < errs["forward"][0] / errs["forward"][1] < 11
+    assert 90 < errs["central"][0] / errs["central"][1] < 110
+    with pytest.raises(ValueError, match="method"):
+        numerical_gradient(f, x, method="backward")
+
+
+def test_module_gradcheck_checks_input_and_parameters_and_restores_them():
+    from cnnlab.gradcheck import module_gradcheck
+    from cnnlab.layers import Conv2d
+
+    layer = Conv2d(2, 3, 3, padding=1, rng=0, dtype=np.float64)
+    before = {n: p.data for n, p in layer.named_parameters()}
+    x = np.random.default_rng(0).standard_normal((2, 2, 5, 5))
+    errors = module_gradcheck(layer, x)
+    assert set(errors) == {"x", "weight", "bias"} and max(errors.values()) < 1e-7
+    assert all(p.data is before[n] for n, p in layer.named_parameters())
+
+
+def test_module_gradcheck_catches_a_wrong_parameter_gradient(monkeypatch):
+    from cnnlab.gradcheck import module_gradcheck
+    from cnnlab.layers import Linear
+
+    layer = Linear(4, 3, rng=0, dtype=np.float64)
+    real_backward = layer.backward
+
+    def halved_bias_grad(dout):
+        dx = real_backward(dout)
+        layer.bias.grad *= 0.5
+        return dx
+
+    monkeypatch.setattr(layer, "backward", halved_bias_grad)
+    with pytest.raises(AssertionError, match="'bias'"):
+        module_gradcheck(layer, np.random.default_rng(1).standard_normal((5, 4)))

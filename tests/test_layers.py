@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from cnnlab import activations, conv, linear, pool
 from cnnlab.gradcheck import gradcheck
+from cnnlab.gradcheck import module_gradcheck as gradcheck_module
 from cnnlab.init import fans, he_normal, he_uniform, xavier_normal, xavier_uniform
 from cnnlab.layers import (AvgPool2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU,
                            Sigmoid, Tanh)
@@ -107,20 +108,7 @@ def build(case_id, rng):
 
 def module_gradcheck(module: Module, x: np.ndarray) -> dict[str, float]:
     """Gradient check of ``module`` w.r.t. its input and every parameter (float64)."""
-    params = dict(module.named_parameters())
-    inputs = {"x": x, **{name: p.data.copy() for name, p in params.items()}}
-
-    def forward(x, **arrays):
-        for name, arr in arrays.items():
-            params[name].data = arr
-        return module.forward(x)
-
-    def backward(g):
-        module.zero_grad()
-        dx = module.backward(g)
-        return {"x": dx, **{name: p.grad for name, p in params.items()}}
-
-    return gradcheck(forward, backward, inputs, rng=0, tol=GRAD_TOL)
+    return gradcheck_module(module, x, rng=0, tol=GRAD_TOL)
 
 
 @pytest.mark.parametrize("case_id", IDS)
