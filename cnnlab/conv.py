@@ -3,12 +3,16 @@
 Layout is NCHW with weights ``(C_out, C_in, kH, kW)``, as in ``torch.nn.Conv2d``.
 ``conv2d_naive`` and ``conv2d_backward_naive`` spell out the sums with loops;
 ``conv2d_forward`` / ``conv2d_backward`` compute the same numbers with im2col
-and one matrix product, and are tested equal to the loops.
+and one matrix product per pass (helpers in :mod:`cnnlab._im2col`), and are
+tested equal to the loops.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from ._im2col import col2im as _col2im
+from ._im2col import grid_to_nchw, make_plan, nchw_to_grid, workspace
+from ._im2col import im2col as _im2col
 from ._validate import (as_pair, check_array, check_choice, check_same_dtype,
                         check_same_shape)
 from .shapes import Padding, conv2d_output_shape, resolve_padding
@@ -96,7 +100,7 @@ def conv2d_naive(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = No
 def conv2d_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None,
                    stride: int | tuple[int, int] = 1,
                    padding: Padding = 0) -> tuple[np.ndarray, dict]:
-    """Fast 2-D convolution with im2col and a single batched matrix product.
+    """Fast 2-D convolution: im2col and one matrix product for the whole batch.
 
     Parameters
     ----------
@@ -109,7 +113,7 @@ def conv2d_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = 
     Returns
     -------
     out : (N, C_out, H_out, W_out) ndarray
-        Same dtype as ``x``.
+        Same dtype as ``x``; a new array.
     cache : dict
         What :func:`conv2d_backward` needs; treat it as opaque.  It holds the
         columns matrix (about kH*kW times the size of ``x``) and a reference
@@ -117,35 +121,25 @@ def conv2d_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = 
 
     Notes
     -----
-    The columns matrix holds every receptive field as a column:
-    ``cols[n, (c, p, q), (i, j)] = x_pad[n, c, i*s_h + p, j*s_w + q]``.  It is
-    filled with one strided slice copy per kernel offset ``(p, q)`` (kH*kW copies,
-    no loop over pixels), and then ``out[n] = W_mat @ cols[n] + b`` with
-    ``W_mat = weight.reshape(C_out, C_in*kH*kW)``.
+    The columns matrix holds every receptive field of the batch as a column:
+    ``cols[(c, p, q), (n, i, j)] = x_pad[n, c, i*s_h + p, j*s_w + q]``, filled
+    with one slice copy per kernel offset ``(p, q)`` (no loop over pixels or
+    samples).  Then a single GEMM gives every output at once:
+    ``out_cols = W_mat @ cols`` with ``W_mat = weight.reshape(C_out, C_in*kH*kW)``,
+    ``(C_out, K) @ (K, N*H_out*W_out)``, which is reordered to NCHW while the
+    bias is added.  :mod:`cnnlab._im2col` picks the column order per shape.
     """
     stride, pads, out_shape = _check_conv(x, weight, bias, stride, padding)
-    xp = _pad(x, pads)
-    cols = _im2col(xp, weight.shape[2:], stride, out_shape[2:])
+    plan = make_plan(x.shape, weight.shape[2:], stride, pads, out_shape[2:], x.itemsize)
+    cols = _im2col(x, plan)  # (C_in, kH, kW, *grid)
     c_out = weight.shape[0]
-    out = np.matmul(weight.reshape(c_out, -1), cols)  # (N, C_out, H_out*W_out)
-    if bias is not None:
-        out += bias[:, None]
-    cache = {"x_shape": x.shape, "padded_shape": xp.shape, "weight": weight,
-             "has_bias": bias is not None, "stride": stride, "pads": pads, "cols": cols,
+    k, m = weight[0].size, cols.size // weight[0].size
+    out_cols = workspace("conv_out", plan, (c_out, *plan.grid), x.dtype)
+    np.matmul(weight.reshape(c_out, k), cols.reshape(k, m), out=out_cols.reshape(c_out, m))
+    out = grid_to_nchw(out_cols, plan, bias)
+    cache = {"plan": plan, "weight": weight, "has_bias": bias is not None, "cols": cols,
              "out_shape": out_shape}
-    return out.reshape(out_shape), cache
-
-
-def _im2col(xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
-            out_hw: tuple[int, int]) -> np.ndarray:
-    """Channel-major columns ``(N, C*kH*kW, H_out*W_out)`` of a padded input."""
-    (kh, kw), (sh, sw), (ho, wo) = kernel, stride, out_hw
-    n_batch, channels = xp.shape[:2]
-    cols = np.empty((n_batch, channels, kh, kw, ho, wo), dtype=xp.dtype)
-    for p in range(kh):
-        for q in range(kw):
-            cols[:, :, p, q] = xp[:, :, p:p + sh * ho:sh, q:q + sw * wo:sw]
-    return cols.reshape(n_batch, channels * kh * kw, ho * wo)
+    return out, cache
 
 
 def conv2d_backward(dout: np.ndarray,
@@ -168,11 +162,12 @@ def conv2d_backward(dout: np.ndarray,
 
     Notes
     -----
-    With ``G = dout.reshape(N, C_out, L)``:
-    ``dW_mat = sum_n G[n] @ cols[n]^T``, ``db = sum_{n,i,j} dout``, and
-    ``dcols[n] = W_mat^T @ G[n]`` is scattered back (col2im) by adding one strided
-    slice per kernel offset into a zero padded buffer, which is then cropped.
-    Strided convolutions need no zero-dilated ``dout``.
+    With ``G = dout`` reordered like the columns, ``(C_out, M)`` (``M = N*H_out*W_out``,
+    or a few more in the wide column order): ``dW_mat = G @ cols^T`` (one GEMM
+    summing over the whole batch),
+    ``db = G.sum(axis=1)`` and ``dcols = W_mat^T @ G``.  ``dcols`` is scattered
+    back (col2im) with one slice-add per kernel offset into a zero padded buffer,
+    which is then cropped.  Strided convolutions need no zero-dilated ``dout``.
     """
     check_array(dout, "dout", ndim=4)
     weight = cache["weight"]
@@ -180,29 +175,17 @@ def conv2d_backward(dout: np.ndarray,
     if dout.shape != cache["out_shape"]:
         raise ValueError(f"dout must have the forward output's shape {cache['out_shape']}, "
                          f"got {dout.shape}")
-    n_batch, c_out, h_out, w_out = dout.shape
-    cols = cache["cols"]
-    g = dout.reshape(n_batch, c_out, h_out * w_out)
-    dweight = np.matmul(g, cols.transpose(0, 2, 1)).sum(axis=0).reshape(weight.shape)
-    dbias = dout.sum(axis=(0, 2, 3)) if cache["has_bias"] else None
-    dcols = np.matmul(weight.reshape(c_out, -1).T, g)  # (N, C_in*kH*kW, L)
-    dx = _col2im(dcols, cache["padded_shape"], weight.shape[2:], cache["stride"], (h_out, w_out))
-    top, bottom, left, right = cache["pads"]
-    hp, wp = dx.shape[2:]
-    return dx[:, :, top:hp - bottom, left:wp - right], dweight, dbias
-
-
-def _col2im(dcols: np.ndarray, padded_shape: tuple[int, ...], kernel: tuple[int, int],
-            stride: tuple[int, int], out_hw: tuple[int, int]) -> np.ndarray:
-    """Add columns back onto a zero padded input of shape ``padded_shape``."""
-    (kh, kw), (sh, sw), (ho, wo) = kernel, stride, out_hw
-    n_batch, channels = padded_shape[:2]
-    dcols = dcols.reshape(n_batch, channels, kh, kw, ho, wo)
-    dxp = np.zeros(padded_shape, dtype=dcols.dtype)
-    for p in range(kh):
-        for q in range(kw):
-            dxp[:, :, p:p + sh * ho:sh, q:q + sw * wo:sw] += dcols[:, :, p, q]
-    return dxp
+    plan, cols = cache["plan"], cache["cols"]
+    c_out = weight.shape[0]
+    k, m = weight[0].size, cols.size // weight[0].size
+    g = nchw_to_grid(dout, plan).reshape(c_out, m)  # (C_out, M)
+    cols = cols.reshape(k, m)
+    dweight = np.matmul(g, cols.T).reshape(weight.shape)
+    dbias = g.sum(axis=1) if cache["has_bias"] else None
+    dcols = workspace("conv_dcols", plan, cols.shape, dout.dtype)
+    np.matmul(weight.reshape(c_out, k).T, g, out=dcols)
+    dx = _col2im(dcols.reshape(plan.c, plan.kh, plan.kw, *plan.grid), plan)
+    return dx, dweight, dbias
 
 
 def conv2d_backward_naive(dout: np.ndarray, x: np.ndarray, weight: np.ndarray,

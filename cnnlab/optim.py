@@ -2,8 +2,9 @@
 
 An optimiser keeps a list of :class:`~cnnlab.module.Parameter` objects and,
 on :meth:`step`, updates each ``p.data`` **in place** from ``p.grad`` (that is
-its job: the layers see the new values without being told). Parameters with
-``requires_grad=False`` are skipped.
+its job: the layers see the new values without being told). Its own state
+(momentum, moments) is updated in place too; ``p.grad`` is only read.
+Parameters with ``requires_grad=False`` are skipped.
 """
 from __future__ import annotations
 
@@ -94,13 +95,14 @@ class SGD(Optimizer):
     def _update(self, p: Parameter, state: dict) -> None:
         g = p.grad + self.weight_decay * p.data if self.weight_decay else p.grad
         if self.momentum:
-            if "momentum_buffer" in state:
-                buf = self.momentum * state["momentum_buffer"] + g
-            else:
-                buf = g.copy()
-            state["momentum_buffer"] = buf
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = state["momentum_buffer"] = g.copy()
+            else:  # buf = momentum * buf + g, in place
+                np.multiply(buf, self.momentum, out=buf)
+                buf += g
             g = g + self.momentum * buf if self.nesterov else buf
-        p.data -= (self.lr * g).astype(p.data.dtype, copy=False)
+        p.data -= self.lr * g  # in place: the layers keep seeing p.data
 
 
 class Adam(Optimizer):
@@ -145,8 +147,13 @@ class Adam(Optimizer):
             state.update(step=0, exp_avg=np.zeros_like(p.data), exp_avg_sq=np.zeros_like(p.data))
         state["step"] += 1
         t = state["step"]
-        state["exp_avg"] = beta1 * state["exp_avg"] + (1 - beta1) * g
-        state["exp_avg_sq"] = beta2 * state["exp_avg_sq"] + (1 - beta2) * g * g
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        np.multiply(m, beta1, out=m)  # m = beta1 * m + (1 - beta1) * g, in place
+        m += (1 - beta1) * g
+        np.multiply(v, beta2, out=v)  # v = beta2 * v + (1 - beta2) * g * g
+        v += (1 - beta2) * g * g
         step_size = self.lr / (1 - beta1 ** t)
-        denom = np.sqrt(state["exp_avg_sq"]) / np.sqrt(1 - beta2 ** t) + self.eps
-        p.data -= (step_size * state["exp_avg"] / denom).astype(p.data.dtype, copy=False)
+        denom = np.sqrt(v)
+        denom /= np.sqrt(1 - beta2 ** t)
+        denom += self.eps
+        p.data -= step_size * m / denom

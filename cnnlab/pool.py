@@ -49,9 +49,19 @@ def _windows(xp, kernel, stride, out_hw):
             yield p * kw + q, xp[:, :, p:p + sh * ho:sh, q:q + sw * wo:sw]
 
 
-def _padded_zeros(x_shape, pads, dtype):
+def _padded_zeros(x_shape, pads, dtype, empty=False):
     n_batch, channels, h, w = x_shape
-    return np.zeros((n_batch, channels, h + pads[0] + pads[1], w + pads[2] + pads[3]), dtype)
+    shape = (n_batch, channels, h + pads[0] + pads[1], w + pads[2] + pads[3])
+    return np.empty(shape, dtype) if empty else np.zeros(shape, dtype)
+
+
+def _tiling(kernel, stride, pads, x_shape, out_shape):
+    """``(disjoint, exact)``: windows never overlap; they also cover every padded input once."""
+    disjoint = stride[0] >= kernel[0] and stride[1] >= kernel[1]
+    hp, wp = x_shape[2] + pads[0] + pads[1], x_shape[3] + pads[2] + pads[3]
+    exact = (tuple(stride) == tuple(kernel)
+             and (hp, wp) == (out_shape[2] * kernel[0], out_shape[3] * kernel[1]))
+    return disjoint, exact
 
 
 def _crop(dxp, pads):
@@ -113,10 +123,11 @@ def max_pool2d_forward(x: np.ndarray, kernel_size: Pair, stride: Pair | None = N
 
     Notes
     -----
-    The general path loops over the kH*kW kernel offsets, comparing a strided
-    view of the input with the running maximum (strict ``>``, so the first maximum
-    wins ties).  No loop over batch items or pixels.  (A reshape-based path for
-    non-overlapping windows was measured slower than these kH*kW ufunc passes.)
+    One pass per kernel offset (kH*kW passes, no loop over batch items or pixels)
+    compares a strided view of the input with the running maximum; strict ``>``
+    lets the first maximum in row-major window order win ties, as in PyTorch.
+    (``x.reshape(N, C, H_out, kH, W_out, kW).max(axis=(3, 5))`` for non-overlapping
+    windows was measured over 10x slower than these passes.)
     """
     kernel, stride, pads, out_shape = _check_pool(x, kernel_size, stride, padding)
     kh, kw = kernel
@@ -129,7 +140,8 @@ def max_pool2d_forward(x: np.ndarray, kernel_size: Pair, stride: Pair | None = N
             continue
         np.greater(view, out, out=better)  # strict: an equal later entry never wins
         np.maximum(out, view, out=out)
-        argmax += better * (k - argmax)  # = k where better (k > argmax, so no wrap-around)
+        # offsets k only grow, so a new winner's k exceeds the index it replaces
+        np.maximum(argmax, better * argmax.dtype.type(k), out=argmax)
     cache = {"argmax": argmax, "x_shape": x.shape, "dtype": x.dtype, "kernel": kernel,
              "stride": stride, "pads": pads, "out_shape": out_shape}
     return out, cache
@@ -151,10 +163,19 @@ def max_pool2d_backward(dout: np.ndarray, cache: dict) -> np.ndarray:
         overlapping windows add up.
     """
     _check_dout(dout, cache)
-    argmax, pads = cache["argmax"], cache["pads"]
-    dxp = _padded_zeros(cache["x_shape"], pads, dout.dtype)
-    for k, view in _windows(dxp, cache["kernel"], cache["stride"], dout.shape[2:]):
-        view += (argmax == k) * dout
+    argmax, pads, kernel, stride = cache["argmax"], cache["pads"], cache["kernel"], cache["stride"]
+    disjoint, exact = _tiling(kernel, stride, pads, cache["x_shape"], dout.shape)
+    # an exact tiling writes every entry below; otherwise uncovered entries stay 0
+    dxp = _padded_zeros(cache["x_shape"], pads, dout.dtype, empty=exact)
+    winner = np.empty(dout.shape, dtype=bool)
+    for k, view in _windows(dxp, kernel, stride, dout.shape[2:]):
+        np.equal(argmax, k, out=winner)
+        if disjoint:
+            np.multiply(dout, winner, out=view)
+        else:
+            view += dout * winner  # overlapping windows add up
+    if disjoint:
+        dxp += 0.0  # a negative gradient times False is -0.0; make it 0.0, as in PyTorch
     return _crop(dxp, pads)
 
 
@@ -230,9 +251,12 @@ def avg_pool2d_forward(x: np.ndarray, kernel_size: Pair, stride: Pair | None = N
     """
     kernel, stride, pads, out_shape = _check_pool(x, kernel_size, stride, padding)
     kh, kw = kernel
-    out = np.zeros(out_shape, dtype=x.dtype)
+    out = None
     for _, view in _windows(_pad(x, pads), kernel, stride, out_shape[2:]):
-        out += view
+        if out is None:
+            out = view.copy()
+        else:
+            out += view
     out /= kh * kw
     cache = {"x_shape": x.shape, "dtype": x.dtype, "kernel": kernel, "stride": stride,
              "pads": pads, "out_shape": out_shape}
@@ -243,11 +267,15 @@ def avg_pool2d_backward(dout: np.ndarray, cache: dict) -> np.ndarray:
     """Gradient of :func:`avg_pool2d_forward`: each input gets ``dout / (kH kW)``
     from every window that contains it."""
     _check_dout(dout, cache)
-    (kh, kw), pads = cache["kernel"], cache["pads"]
-    share = dout / (kh * kw)
-    dxp = _padded_zeros(cache["x_shape"], pads, dout.dtype)
-    for _, view in _windows(dxp, cache["kernel"], cache["stride"], dout.shape[2:]):
-        view += share
+    kernel, stride, pads = cache["kernel"], cache["stride"], cache["pads"]
+    share = dout / (kernel[0] * kernel[1])
+    disjoint, exact = _tiling(kernel, stride, pads, cache["x_shape"], dout.shape)
+    dxp = _padded_zeros(cache["x_shape"], pads, dout.dtype, empty=exact)
+    for _, view in _windows(dxp, kernel, stride, dout.shape[2:]):
+        if disjoint:
+            np.copyto(view, share)
+        else:
+            view += share
     return _crop(dxp, pads)
 
 

@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import copy
+import threading
 
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+import cnnlab.conv
+from cnnlab import _im2col
+from cnnlab._validate import as_pair
 from cnnlab.conv import (conv2d, conv2d_backward, conv2d_backward_naive, conv2d_forward,
                          conv2d_naive, convolve2d)
 from cnnlab.gradcheck import gradcheck
@@ -37,6 +41,30 @@ CASES = {
 }
 
 
+# The fast kernel orders its im2col columns in one of three ways (cnnlab._im2col);
+# "auto" lets make_plan choose, the others force one where it applies (wide needs
+# stride 1), so every sweep below runs through every order.
+ORDERS = {"batch_last": {"batch_last": True, "wide": False},
+          "wide": {"batch_last": False, "wide": True},
+          "plain": {"batch_last": False, "wide": False}}
+
+
+def applies(order, stride):
+    return order != "wide" or as_pair(stride, "stride") == (1, 1)
+
+
+def order_cases(names):
+    return [pytest.param(order, name, id=f"{name}-{order}") for name in names
+            for order in ("auto", *ORDERS) if applies(order, CASES[name][2])]
+
+
+def force_order(monkeypatch, order):
+    """Make conv2d_forward use the column order ``order`` ("auto": its own choice)."""
+    if order != "auto":
+        monkeypatch.setattr(cnnlab.conv, "make_plan",
+                            lambda *args: _im2col.make_plan(*args)._replace(**ORDERS[order]))
+
+
 def make(rng, x_shape, w_shape, with_bias, dtype=np.float64):
     x = rng.standard_normal(x_shape).astype(dtype)
     w = rng.standard_normal(w_shape).astype(dtype)
@@ -57,11 +85,14 @@ def test_seed_worked_example():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
-def test_fast_equals_naive(case, dtype, rng):
-    x_shape, w_shape, stride, padding, with_bias = case
+@pytest.mark.parametrize("order, case_id", order_cases(CASES))
+def test_fast_equals_naive(order, case_id, dtype, rng, monkeypatch):
+    force_order(monkeypatch, order)
+    x_shape, w_shape, stride, padding, with_bias = CASES[case_id]
     x, w, b = make(rng, x_shape, w_shape, with_bias, dtype)
     out, cache = conv2d_forward(x, w, b, stride, padding)
+    if order != "auto":
+        assert {k: getattr(cache["plan"], k) for k in ORDERS[order]} == ORDERS[order]
     expected = conv2d_naive(x, w, b, stride, padding)
     assert out.dtype == dtype and out.shape == expected.shape
     assert out.shape == conv2d_output_shape(x_shape, w_shape[0], w_shape[2:], stride, padding)
@@ -81,14 +112,25 @@ def test_fast_equals_naive(case, dtype, rng):
         assert fast[2] is None and slow[2] is None
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(n=st.integers(1, 2), c_in=st.integers(1, 3), c_out=st.integers(1, 3),
        h=st.integers(1, 7), w=st.integers(1, 7), kh=st.integers(1, 4), kw=st.integers(1, 4),
        sh=st.integers(1, 3), sw=st.integers(1, 3), ph=st.integers(0, 2), pw=st.integers(0, 2),
-       with_bias=st.booleans(), seed=st.integers(0, 2**32 - 1))
+       with_bias=st.booleans(), seed=st.integers(0, 2**32 - 1),
+       order=st.sampled_from(["auto", *ORDERS]))
 def test_fast_equals_naive_random_shapes(n, c_in, c_out, h, w, kh, kw, sh, sw, ph, pw,
-                                         with_bias, seed):
-    assume(kh <= h + 2 * ph and kw <= w + 2 * pw)
+                                         with_bias, seed, order):
+    assume(kh <= h + 2 * ph and kw <= w + 2 * pw and applies(order, (sh, sw)))
+    original = cnnlab.conv.make_plan
+    if order != "auto":  # hypothesis and function-scoped fixtures do not mix: patch by hand
+        cnnlab.conv.make_plan = lambda *args: original(*args)._replace(**ORDERS[order])
+    try:
+        check_random_shape(n, c_in, c_out, h, w, kh, kw, sh, sw, ph, pw, with_bias, seed)
+    finally:
+        cnnlab.conv.make_plan = original
+
+
+def check_random_shape(n, c_in, c_out, h, w, kh, kw, sh, sw, ph, pw, with_bias, seed):
     rng = np.random.default_rng(seed)
     x, weight, b = make(rng, (n, c_in, h, w), (c_out, c_in, kh, kw), with_bias)
     out, cache = conv2d_forward(x, weight, b, (sh, sw), (ph, pw))
@@ -121,9 +163,11 @@ def conv_check(stride, padding, with_bias=True):
     return forward, backward
 
 
-@pytest.mark.parametrize("case", ["odd-sizes", "non-square", "same-even", "stride-gt-kernel",
-                                  "1x1-stride-2", "floor-drops-last-row"])
-def test_gradcheck(case, rng):
+@pytest.mark.parametrize("order, case", order_cases(
+    ["odd-sizes", "non-square", "same-even", "stride-gt-kernel", "1x1-stride-2",
+     "floor-drops-last-row"]))
+def test_gradcheck(order, case, rng, monkeypatch):
+    force_order(monkeypatch, order)
     x_shape, w_shape, stride, padding, with_bias = CASES[case]
     x, w, b = make(rng, x_shape, w_shape, with_bias)
     inputs = {"x": x, "weight": w} | ({"bias": b} if with_bias else {})
@@ -133,11 +177,11 @@ def test_gradcheck(case, rng):
 
 
 @pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
-@pytest.mark.parametrize("case", ["N1-C1", "odd-sizes", "kernel-equals-padded-input",
-                                  "stride-gt-kernel", "non-square", "floor-drops-last-row",
-                                  "same-odd", "same-even", "same-mixed", "valid",
-                                  "pad-only-width"])
-def test_matches_torch(torch, case, rng):
+@pytest.mark.parametrize("order, case", order_cases(
+    ["N1-C1", "odd-sizes", "kernel-equals-padded-input", "stride-gt-kernel", "non-square",
+     "floor-drops-last-row", "same-odd", "same-even", "same-mixed", "valid", "pad-only-width"]))
+def test_matches_torch(torch, order, case, rng, monkeypatch):
+    force_order(monkeypatch, order)
     x_shape, w_shape, stride, padding, with_bias = CASES[case]
     x, w, b = make(rng, x_shape, w_shape, with_bias)
     out, cache = conv2d_forward(x, w, b, stride, padding)
@@ -177,6 +221,119 @@ def test_backward_does_not_mutate_dout_or_cache(rng):
     conv2d_backward_naive(dout, x, w, b, (2, 1), "valid")
     np.testing.assert_array_equal(dout, dout0)
     np.testing.assert_array_equal(x, x0)
+
+
+# (N, C_in, H, W, C_out, k, stride, pad), item size and the order make_plan picks:
+# batch-last for small images with a big batch (and strided float64 with N >= 16),
+# wide when the padded width adds at most a quarter, plain for whatever is left.
+PLAN_CHOICES = [((128, 1, 28, 28, 6, 5, 1, 2), 4, "batch_last"),
+                ((128, 6, 14, 14, 16, 5, 1, 0), 8, "batch_last"),
+                ((64, 32, 16, 16, 64, 3, 1, 1), 4, "batch_last"),
+                ((16, 64, 56, 56, 64, 3, 1, 1), 4, "wide"),
+                ((32, 64, 32, 32, 128, 3, 2, 1), 4, "plain"),
+                ((32, 64, 32, 32, 128, 3, 2, 1), 8, "batch_last"),
+                ((8, 64, 32, 32, 128, 3, 2, 1), 8, "plain"),
+                ((1, 3, 10, 10, 4, 5, 1, 0), 4, "plain"), ((1, 3, 224, 224, 8, 3, 1, 1), 8, "wide")]
+
+
+@pytest.mark.parametrize("shape, itemsize, order", PLAN_CHOICES)
+def test_make_plan_choice(shape, itemsize, order):
+    n, c, h, w, c_out, k, s, p = shape
+    out = conv2d_output_shape((n, c, h, w), c_out, k, s, p)[2:]
+    plan = _im2col.make_plan((n, c, h, w), (k, k), (s, s), (p, p, p, p), out, itemsize)
+    assert (plan.batch_last, plan.wide) == (order == "batch_last", order == "wide")
+    columns = int(np.prod(plan.grid))
+    assert columns == n * out[0] * (w + 2 * p if plan.wide else out[1])
+
+
+@pytest.mark.parametrize("order", ORDERS)
+def test_results_never_alias_the_reused_buffers(order, rng, monkeypatch):
+    """A second call with the same shapes reuses every scratch buffer: nothing the first
+    call returned (output, gradients, cache) may change."""
+    force_order(monkeypatch, order)
+    x, w, b = make(rng, (3, 2, 6, 5), (4, 2, 3, 3), True, np.float32)
+    out, cache = conv2d_forward(x, w, b, 1, 1)
+    dout = rng.standard_normal(out.shape).astype(np.float32)
+    grads = conv2d_backward(dout, cache)
+    kept = [a.copy() for a in (out, cache["cols"], *grads)]
+    x2, w2, b2 = make(rng, (3, 2, 6, 5), (4, 2, 3, 3), True, np.float32)
+    out2, cache2 = conv2d_forward(x2, w2, b2, 1, 1)
+    conv2d_backward(rng.standard_normal(out.shape).astype(np.float32), cache2)
+    for now, before in zip((out, cache["cols"], *grads), kept):
+        np.testing.assert_array_equal(now, before)
+    for again, before in zip(conv2d_backward(dout, cache), kept[2:]):
+        np.testing.assert_array_equal(again, before)
+    scratch = list(_im2col._local.buffers.values())
+    assert scratch and not any(np.shares_memory(a, buf) for a in (out, cache["cols"], *grads)
+                               for buf in scratch)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("x_shape, w_shape, staged", [
+    ((16, 4, 16, 16), (4, 4, 3, 3), (16, 4, 16, 16)),   # samples 4 (8) KiB apart in x and dout
+    ((128, 1, 8, 8), (2, 1, 3, 3), (2, 8, 8, 128))])     # N items 512 (1024) bytes in the grid
+def test_batch_last_with_power_of_two_strides(x_shape, w_shape, staged, dtype, rng,
+                                               monkeypatch):
+    """Reordering to and from the batch-last order goes through padded rows when the
+    copy would walk a multiple of 512 bytes: same numbers."""
+    force_order(monkeypatch, "batch_last")
+    _im2col.clear_buffers()
+    x, w, b = make(rng, x_shape, w_shape, True, dtype)
+    out, cache = conv2d_forward(x, w, b, 1, 1)
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    got = (out, *conv2d_backward(dout, cache))
+    assert cache["plan"].batch_last
+    assert staged in [key[1] for key in _im2col._local.buffers if key[0] == "staging"]
+    want = (conv2d_naive(x, w, b, 1, 1), *conv2d_backward_naive(dout, x, w, b, 1, 1))
+    for g, e in zip(got, want):  # dweight sums thousands of products: error vs the largest
+        np.testing.assert_allclose(g, e, rtol=TOL[dtype]["rtol"],
+                                   atol=TOL[dtype]["atol"] * np.abs(e).max())
+
+
+def test_columns_are_reused_only_once_nothing_holds_them(rng):
+    _im2col.clear_buffers()
+    x, w, b = make(rng, (2, 3, 6, 6), (4, 3, 3, 3), True)
+    cache = conv2d_forward(x, w, b, 1, 1)[1]
+    first, first_id = cache["cols"], id(cache["cols"])
+    assert conv2d_forward(x, w, b, 1, 1)[1]["cols"] is not first  # held by `cache`
+    view = first[:1]
+    del cache, first
+    held = conv2d_forward(x, w, b, 1, 1)[1]  # the view still holds the first columns
+    assert id(held["cols"]) != first_id and not np.shares_memory(held["cols"], view)
+    del view
+    # nothing refers to the first columns now: the next forward pass may fill them again
+    assert id(conv2d_forward(x, w, b, 1, 1)[1]["cols"]) == first_id
+    dout = np.ones((2, 4, 6, 6))  # the held cache was not disturbed by that reuse
+    for got, want in zip(conv2d_backward(dout, held), conv2d_backward_naive(dout, x, w, b, 1, 1)):
+        np.testing.assert_allclose(got, want, **TOL[np.float64])
+
+
+def test_workspace_is_bounded_and_per_thread(rng):
+    for size in range(5, 5 + 2 * _im2col._MAX_BUFFERS):  # every size needs new buffers
+        conv2d_backward(np.ones((1, 1, size, size)),
+                        conv2d_forward(np.ones((1, 1, size, size)), np.ones((1, 1, 3, 3)),
+                                       padding=1)[1])
+        assert len(_im2col._local.buffers) <= _im2col._MAX_BUFFERS
+        assert len(_im2col._local.pool) <= _im2col._MAX_BUFFERS
+    x, w, b = make(rng, (4, 3, 9, 8), (5, 3, 3, 3), True)
+    dout = rng.standard_normal((4, 5, 9, 8))
+    expected = conv2d_backward_naive(dout, x, w, b, 1, 1)
+    errors = []
+
+    def worker():  # same shapes in two threads at once: each has its own buffers
+        try:
+            for _ in range(20):
+                got = conv2d_backward(dout, conv2d_forward(x, w, b, 1, 1)[1])
+                for g, e in zip(got, expected):
+                    np.testing.assert_allclose(g, e, **TOL[np.float64])
+        except Exception as err:  # noqa: BLE001 - reported by the main thread below
+            errors.append(err)
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
 
 
 # ----------------------------------------------------------- true convolution

@@ -94,3 +94,26 @@ def test_tiny_model_training_reduces_loss(make_opt):
         opt.step()
     assert losses[-1] < 0.5 * losses[0]
     assert all(np.isfinite(losses))
+
+
+@pytest.mark.parametrize("make_opt", [
+    lambda ps: SGD(ps, lr=0.1, momentum=0.9),
+    lambda ps: SGD(ps, lr=0.1, momentum=0.5, nesterov=True, weight_decay=0.1),
+    lambda ps: Adam(ps, lr=0.01, weight_decay=0.1)], ids=["sgd-momentum", "sgd-nesterov", "adam"])
+def test_updates_in_place_and_never_touch_the_gradient(make_opt, rng):
+    p = Parameter(rng.standard_normal((3, 4)).astype(np.float32))
+    opt = make_opt([p])
+    data = p.data
+    for step in range(3):
+        p.zero_grad()
+        p.accumulate(rng.standard_normal((3, 4)).astype(np.float32))
+        grad = p.grad.copy()
+        state = [v for v in opt.state[0].values() if isinstance(v, np.ndarray)]
+        opt.step()
+        np.testing.assert_array_equal(p.grad, grad)
+        assert p.data is data and p.data.dtype == np.float32
+        if step:  # after the first step the state arrays are updated, not replaced
+            assert state and all(a is b for a, b in zip(state, (v for v in opt.state[0].values()
+                                                      if isinstance(v, np.ndarray))))
+        assert all(v.dtype == np.float32 for v in opt.state[0].values()
+                   if isinstance(v, np.ndarray))

@@ -9,7 +9,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from cnnlab.gradcheck import gradcheck
-from cnnlab.pool import (avg_pool2d, avg_pool2d_backward, avg_pool2d_backward_naive,
+from cnnlab.pool import (_tiling,avg_pool2d, avg_pool2d_backward, avg_pool2d_backward_naive,
                          avg_pool2d_forward, avg_pool2d_naive, max_pool2d, max_pool2d_backward,
                          max_pool2d_backward_naive, max_pool2d_forward, max_pool2d_naive)
 from cnnlab.shapes import pool2d_output_shape
@@ -39,7 +39,21 @@ CASES = {
     "stride-gt-kernel": ((2, 1, 7, 6), 2, 3, 0),
     "kernel-equals-padded-input": ((1, 2, 2, 2), 4, None, 1),
     "kernel-equals-input": ((2, 1, 3, 5), (3, 5), None, 0),
+    "17x17-windows-uint16-argmax": ((1, 2, 18, 17), 17, 1, 0),
 }
+
+
+def test_cases_cover_every_backward_path():
+    """Backward writes an exact tiling into an uninitialised buffer, assigns disjoint
+    windows into zeros, and adds overlapping ones: the sweep must hold all three."""
+    paths = set()
+    for x_shape, kernel, stride, padding in CASES.values():
+        k = (kernel, kernel) if isinstance(kernel, int) else tuple(kernel)
+        s = k if stride is None else (stride, stride) if isinstance(stride, int) else stride
+        p = (padding, padding) if isinstance(padding, int) else padding
+        out = pool2d_output_shape(x_shape, kernel, stride, padding)
+        paths.add(_tiling(k, s, (p[0], p[0], p[1], p[1]), x_shape, out))
+    assert paths == {(True, True), (True, False), (False, False)}
 
 
 def distinct(rng, shape, spacing=0.1):
@@ -186,3 +200,12 @@ def test_backward_does_not_mutate_dout_or_cache(kind, rng):
     backward_naive(dout, x, 3, 2, 1)
     np.testing.assert_array_equal(dout, dout0)
     np.testing.assert_array_equal(x, x0)
+
+
+def test_max_pool_backward_has_no_negative_zeros():
+    """Losers get +0.0 like in PyTorch, not -0.0 (a negative gradient times False)."""
+    x = np.arange(16, dtype=np.float64).reshape(1, 1, 4, 4)
+    for stride in (2, 3):  # exact tiling, and disjoint windows with gaps
+        out, cache = max_pool2d_forward(x, 2, stride)
+        dx = max_pool2d_backward(-np.ones_like(out), cache)
+        assert not np.signbit(dx[dx == 0]).any()

@@ -1,0 +1,284 @@
+"""Column layouts, im2col and col2im behind the fast convolution (internal).
+
+:func:`cnnlab.conv.conv2d_forward` turns a convolution into one matrix product
+
+    out_cols (C_out, M) = W_mat (C_out, K) @ cols (K, M),   K = C_in*kH*kW,
+
+where each column of ``cols`` is one receptive field.  Rows are channel-major,
+``(c, p, q)``, so ``W_mat`` is ``weight.reshape(C_out, K)``.  Columns are output
+positions of the whole batch, so one large GEMM replaces N small ones.  The
+order of the columns is chosen per shape so that every copy moves long
+contiguous runs (NumPy pays per run, so runs of 10 floats are expensive):
+
+``batch_last`` (stride 1 and a batch at least twice the output width; float64
+    strided convolutions with N >= 16)
+    columns ``(i, j, n)``; the input is reordered to ``(C, H_pad, W_pad, N)``,
+    so a window offset slice is contiguous over ``(j, n)`` (over ``n`` if strided).
+``wide`` (stride 1 otherwise, if the padded width adds at most 25 %)
+    columns ``(n, i, j')`` with ``j'`` running over the whole *padded* width.
+    Then the window at offset ``(p, q)`` is one flat slice of the padded
+    ``(C, N, H_pad*W_pad)`` input starting at ``p*W_pad + q``.  The
+    ``W_pad - W_out`` extra columns per row are wasted GEMM work whose outputs are
+    dropped; in backward their upstream gradient is zero, so they add nothing.
+``plain`` (everything else, e.g. float32 strided convolutions)
+    columns ``(n, i, j)``, one strided slice per window offset.
+
+Buffers are reused, because a fresh large array costs more than filling it:
+the operating system maps and zeroes its pages at first touch.  Scratch arrays
+come from :func:`workspace`, a small per-thread cache; nothing handed back to
+callers or stored in a forward cache lives there.  The columns, which the
+forward cache keeps for backward, come from :func:`reusable`, which hands an
+array out again only once nothing else refers to it.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+from collections import OrderedDict
+from typing import NamedTuple
+
+import numpy as np
+
+_MAX_BUFFERS = 16  # per thread and kind; the least recently used buffer is dropped beyond
+_MAX_POOL_BYTES = 1 << 30  # arrays kept for reuse: at most 1 GiB per thread
+_local = threading.local()
+
+
+def clear_buffers() -> None:
+    """Let go of this thread's scratch and reusable buffers (they are rebuilt on demand)."""
+    _local.__dict__.clear()
+
+
+def workspace(name: str, key: tuple, shape: tuple[int, ...], dtype, zero: bool = False
+              ) -> np.ndarray:
+    """Scratch array reused between calls with the same ``(name, key, shape, dtype)``.
+
+    ``zero=True`` zero-fills it once, when it is created: callers that keep some
+    region at zero and overwrite the rest every time rely on that.  The array is
+    overwritten by the next call with the same key, so never return it.
+    """
+    buffers = getattr(_local, "buffers", None)
+    if buffers is None:
+        buffers = _local.buffers = OrderedDict()
+    full_key = (name, key, shape, np.dtype(dtype).str)
+    buf = buffers.pop(full_key, None)
+    if buf is None:
+        buf = (np.zeros if zero else np.empty)(shape, dtype)
+        while len(buffers) >= _MAX_BUFFERS:
+            buffers.popitem(last=False)
+    buffers[full_key] = buf  # most recently used last
+    return buf
+
+
+def _refcount(pool: list, i: int) -> int:
+    buf = pool[i]
+    return sys.getrefcount(buf)
+
+
+_FREE = _refcount([np.empty(0)], 0)  # what _refcount says of an array only a pool holds
+
+
+def reusable(shape: tuple[int, ...], dtype) -> np.ndarray:
+    """An uninitialised array that may outlive the call, e.g. columns kept in a cache.
+
+    It is one handed out before if nothing refers to that one any more (not a
+    cache, not a view, not a caller's name; the reference count tells), else new.
+    """
+    pool = getattr(_local, "pool", None)
+    if pool is None:
+        pool = _local.pool = []
+    for i in range(len(pool)):
+        if pool[i].shape == shape and pool[i].dtype == dtype and _refcount(pool, i) == _FREE:
+            pool.append(pool.pop(i))  # most recently used last
+            return pool[-1]
+    pool.append(np.empty(shape, dtype))
+    while len(pool) > 1 and (len(pool) > _MAX_BUFFERS
+                             or sum(a.nbytes for a in pool) > _MAX_POOL_BYTES):
+        pool.pop(0)  # the least recently used; arrays still in use live on elsewhere
+    return pool[-1]
+
+
+class Plan(NamedTuple):
+    """Geometry of one convolution and the column order chosen for it (all ints/bools)."""
+
+    batch_last: bool
+    wide: bool
+    n: int
+    c: int
+    h: int
+    w: int
+    kh: int
+    kw: int
+    sh: int
+    sw: int
+    top: int
+    left: int
+    hp: int  # padded height and width
+    wp: int
+    ho: int  # output height and width
+    wo: int
+
+    @property
+    def grid(self) -> tuple[int, int, int]:
+        """Shape of the column index: ``(H_out, W_out, N)`` or ``(N, H_out, W_grid)``."""
+        if self.batch_last:
+            return (self.ho, self.wo, self.n)
+        return (self.n, self.ho, self.wp if self.wide else self.wo)
+
+    @property
+    def padded_shape(self) -> tuple[int, int, int, int]:
+        """Shape of the reordered, zero padded input."""
+        if self.batch_last:
+            return (self.c, self.hp, self.wp, self.n)
+        return (self.c, self.n, self.hp, self.wp)
+
+    @property
+    def to_grid(self) -> tuple[int, int, int, int]:
+        """Axis permutation taking an NCHW array to the padded input's order."""
+        return (1, 2, 3, 0) if self.batch_last else (1, 0, 2, 3)
+
+    @property
+    def to_nchw(self) -> tuple[int, int, int, int]:
+        """Inverse of :attr:`to_grid`."""
+        return (3, 0, 1, 2) if self.batch_last else (1, 0, 2, 3)
+
+
+def make_plan(x_shape: tuple[int, ...], kernel: tuple[int, int], stride: tuple[int, int],
+              pads: tuple[int, int, int, int], out_hw: tuple[int, int],
+              itemsize: int = 4) -> Plan:
+    """Choose the column order for a convolution (see the module docstring).
+
+    The thresholds are measured, not derived: batch-last pays four transposes
+    with N-long runs, wide pays ``W_pad / W_out`` more GEMM work, plain pays one
+    run per output row.  Strided windows of 8-byte items are the exception: NumPy
+    copies them element by element about four times slower than 4-byte ones, so
+    float64 takes the batch-last order, whose runs stay N long, when N >= 16.
+    """
+    n, c, h, w = x_shape
+    top, bottom, left, right = pads
+    hp, wp = h + top + bottom, w + left + right
+    ho, wo = out_hw
+    unit_stride = tuple(stride) == (1, 1)
+    if unit_stride:
+        batch_last = n >= 2 * wo
+    else:
+        batch_last = itemsize >= 8 and n >= 16
+    wide = unit_stride and not batch_last and 4 * wp <= 5 * wo
+    return Plan(batch_last, wide, n, c, h, w, *kernel, *stride, top, left, hp, wp, ho, wo)
+
+
+def _padded_buffer(name: str, plan: Plan, dtype) -> tuple[np.ndarray, np.ndarray | None]:
+    """Zero-initialised workspace of ``plan.padded_shape``, and its flat storage if wide.
+
+    In the wide layout the buffer is a view of a flat array with a zero tail:
+    the window slices start up to ``(kH-1)*W_pad + kW-1`` elements in.
+    """
+    if not plan.wide:
+        return workspace(name, plan, plan.padded_shape, dtype, zero=True), None
+    size = plan.c * plan.n * plan.hp * plan.wp
+    tail = (plan.kh - 1) * plan.wp + plan.kw
+    flat = workspace(name, plan, (size + tail,), dtype, zero=True)
+    return flat[:size].reshape(plan.padded_shape), flat
+
+
+def _interior(buf: np.ndarray, plan: Plan) -> np.ndarray:
+    """The unpadded part of a buffer of ``plan.padded_shape``."""
+    rows, cols = slice(plan.top, plan.top + plan.h), slice(plan.left, plan.left + plan.w)
+    return buf[:, rows, cols, :] if plan.batch_last else buf[:, :, rows, cols]
+
+
+def _windows(buf: np.ndarray, plan: Plan, flat: np.ndarray | None = None):
+    """Yield ``(p, q, view)``: what kernel offset ``(p, q)`` sees, shaped ``(C, *grid)``.
+
+    ``view[c, <grid index of (n, i, j)>] = buf[c, <n>, i*s_h + p, j*s_w + q]``.
+    The wide layout reads from ``flat``, the storage of ``buf``.
+    """
+    if plan.wide:  # flat slices: grid row i runs on into padded row i+1
+        size, plane = buf.size, plan.hp * plan.wp
+        for p in range(plan.kh):
+            for q in range(plan.kw):
+                start = p * plan.wp + q
+                shifted = flat[start:start + size].reshape(plan.c, plan.n, plane)
+                yield p, q, shifted[:, :, :plan.ho * plan.wp].reshape(plan.c, *plan.grid)
+        return
+    for p in range(plan.kh):
+        rows = slice(p, p + plan.sh * (plan.ho - 1) + 1, plan.sh)
+        for q in range(plan.kw):
+            cols = slice(q, q + plan.sw * (plan.wo - 1) + 1, plan.sw)
+            yield p, q, (buf[:, rows, cols, :] if plan.batch_last else buf[:, :, rows, cols])
+
+
+def _staged(src: np.ndarray, perm: tuple[int, ...]) -> np.ndarray:
+    """``src``, or a copy of it with padded rows, ready for ``.transpose(perm)``.
+
+    A copy into ``src.transpose(perm)`` order takes the elements of ``src`` along axis
+    ``a = perm[-1]`` in turn.  When that stride is a multiple of 512 bytes (the sample
+    stride of many NCHW arrays, or N items of a batch-last one), they share a few
+    cache sets and the copy runs 1.3 to 4 times slower (measured).  So ``src`` is
+    first copied, in long runs, into rows (all axes after ``a``) padded by 64 bytes.
+    """
+    a = perm[-1]
+    if abs(src.strides[a]) % 512 or src.size < 4096:
+        return src
+    row = src[(0,) * (a + 1)].size  # elements in one row: axes a+1, ...
+    rows = workspace("staging", src.shape, (*src.shape[:a + 1], row + 64 // src.itemsize),
+                     src.dtype)[..., :row]
+    staged = rows.reshape(src.shape)
+    np.copyto(staged, src)
+    return staged
+
+
+def im2col(x: np.ndarray, plan: Plan) -> np.ndarray:
+    """Columns ``(C, kH, kW, *grid)`` of ``x`` (N, C, H, W), in a :func:`reusable` array.
+
+    One contiguous-run copy per kernel offset: kH*kW copies, no loop over pixels
+    or samples.  Reshape to ``(C*kH*kW, M)`` for the matrix product.
+    """
+    if not (plan.batch_last or plan.wide) and (plan.hp, plan.wp) == (plan.h, plan.w):
+        xp, flat = x.transpose(plan.to_grid), None  # nothing to pad: read x in place
+    else:
+        xp, flat = _padded_buffer("im2col_input", plan, x.dtype)
+        np.copyto(_interior(xp, plan), _staged(x, plan.to_grid).transpose(plan.to_grid))
+    cols = reusable((plan.c, plan.kh, plan.kw, *plan.grid), x.dtype)
+    for p, q, view in _windows(xp, plan, flat):
+        cols[:, p, q] = view
+    return cols
+
+
+def col2im(dcols: np.ndarray, plan: Plan) -> np.ndarray:
+    """Add columns ``(C, kH, kW, *grid)`` back onto the input: ``dx`` (N, C, H, W), new.
+
+    Overlapping windows are summed with one slice-add per kernel offset (never
+    ``np.add.at``); strided convolutions need no zero-dilated gradient.
+    """
+    dxp, flat = _padded_buffer("col2im_output", plan, dcols.dtype)
+    (dxp if flat is None else flat).fill(0)
+    for p, q, view in _windows(dxp, plan, flat):
+        view += dcols[:, p, q]
+    dx = np.empty((plan.n, plan.c, plan.h, plan.w), dtype=dcols.dtype)
+    np.copyto(dx, _staged(_interior(dxp, plan), plan.to_nchw).transpose(plan.to_nchw))
+    return dx
+
+
+def grid_to_nchw(a: np.ndarray, plan: Plan, bias: np.ndarray | None = None) -> np.ndarray:
+    """``(C_out, *grid)`` -> new ``(N, C_out, H_out, W_out)`` array, plus ``bias`` per channel."""
+    if plan.wide:
+        a = a[..., :plan.wo]  # drop the padded-width columns
+    view = _staged(a, plan.to_nchw).transpose(plan.to_nchw)
+    out = np.empty(view.shape, dtype=a.dtype)
+    if bias is None:
+        np.copyto(out, view)
+    else:
+        np.add(view, bias[:, None, None], out=out)  # transpose and bias in one pass
+    return out
+
+
+def nchw_to_grid(dout: np.ndarray, plan: Plan) -> np.ndarray:
+    """``(N, C_out, H_out, W_out)`` -> ``(C_out, *grid)`` scratch array.
+
+    The padded-width columns of the wide layout stay zero (set once at creation).
+    """
+    g = workspace("grid", plan, (dout.shape[1], *plan.grid), dout.dtype, zero=plan.wide)
+    valid = g[..., :plan.wo] if plan.wide else g
+    np.copyto(valid, _staged(dout, plan.to_grid).transpose(plan.to_grid))
+    return g
