@@ -8,12 +8,13 @@ PYTEST := $(PY) -m pytest
 # Inline figures vanish in kernels started with MPLBACKEND=Agg.
 unexport MPLBACKEND
 
-.PHONY: book test unit nbval build browser notebooks check-notebooks vendor venv clean help
+.PHONY: book test unit nbval build browser notebooks check-notebooks bench vendor venv clean help
 
 help:
 	@echo "make book       build the HTML book into _build/html (creates .venv)"
 	@echo "make test       unit tests, nbval on every notebook, book build, browser test"
 	@echo "make notebooks  re-execute every notebook in place, deterministically"
+	@echo "make bench      time cnnlab against PyTorch; writes benchmarks/results/latest.json"
 
 # --- environments ----------------------------------------------------------
 $(VENV)/bin/python:
@@ -72,6 +73,10 @@ notebooks: $(VENV)/.book-installed
 
 check-notebooks: $(VENV)/.book-installed
 	$(PY) tools/execute_notebooks.py --check
+
+# --- benchmarks (timings need an otherwise idle machine; ~10-15 min) --------
+bench: $(VENV)/.dev-installed
+	$(PY) benchmarks/bench.py
 
 clean:
 	rm -rf _build _vendor
