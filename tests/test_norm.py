@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cnnlab.gradcheck import gradcheck
+from cnnlab.gradcheck import module_gradcheck as gradcheck_module
 from cnnlab.norm import BatchNorm1d, BatchNorm2d, batch_norm_backward, batch_norm_forward
 
 F64 = np.float64
@@ -21,19 +21,7 @@ def close(actual, expected):
 
 def module_gradcheck(module, x):
     """Gradient check of ``module`` w.r.t. its input and every parameter (float64)."""
-    params = dict(module.named_parameters())
-    inputs = {"x": x, **{name: p.data.copy() for name, p in params.items()}}
-
-    def forward(x, **arrays):
-        for name, arr in arrays.items():
-            params[name].data = arr
-        return module.forward(x)
-
-    def backward(g):
-        module.zero_grad()
-        return {"x": module.backward(g), **{name: p.grad for name, p in params.items()}}
-
-    return gradcheck(forward, backward, inputs, rng=0, tol=GRAD_TOL)
+    return gradcheck_module(module, x, rng=0, tol=GRAD_TOL)
 
 # (layer class, input shape)
 SHAPES = [(BatchNorm2d, (4, 3, 5, 6)), (BatchNorm2d, (2, 1, 3, 3)), (BatchNorm1d, (8, 5)),
