@@ -137,6 +137,13 @@ def open_page(browser, server, name):
     return page, problems
 
 
+def wait_for_texts(page, element, texts, timeout_ms=5000) -> str:
+    """Wait until ``element`` shows every one of ``texts``; return its text."""
+    page.wait_for_function("([el, ts]) => ts.every(t => el.innerText.includes(t))",
+                           arg=[element, list(texts)], timeout=timeout_ms)
+    return element.inner_text()
+
+
 @pytest.mark.browser
 def test_some_pages_were_built():
     assert "book/intro.html" in PAGES and "book/convolution_by_hand.html" in PAGES, PAGES
@@ -181,10 +188,8 @@ def test_sliding_window_explorer_responds(browser, server):
         root = explorer.element_handle()  # keeps pointing at the explorer as its text changes
         assert "= 6" in root.inner_text()
 
-        def shows(text):
-            page.wait_for_function("([el, t]) => el.innerText.includes(t)", arg=[root, text],
-                                   timeout=5000)
-            return root.inner_text()
+        def shows(*texts):
+            return wait_for_texts(page, root, texts)
 
         root.query_selector(".noUi-handle").focus()
         page.keyboard.press("ArrowRight")
@@ -214,9 +219,7 @@ def test_conv_settings_explorer_responds(browser, server):
         root = explorer.element_handle()
 
         def shows(*texts):
-            page.wait_for_function("([el, ts]) => ts.every(t => el.innerText.includes(t))",
-                                   arg=[root, list(texts)], timeout=5000)
-            return root.inner_text()
+            return wait_for_texts(page, root, texts)
 
         text = shows("output 3×3", "position (0, 0)")
         assert text.rstrip().endswith("= 6") and "never read" not in text
