@@ -111,6 +111,8 @@ class Plan(NamedTuple):
     kw: int
     sh: int
     sw: int
+    dh: int  # dilation
+    dw: int
     top: int
     left: int
     hp: int  # padded height and width
@@ -145,7 +147,7 @@ class Plan(NamedTuple):
 
 def make_plan(x_shape: tuple[int, ...], kernel: tuple[int, int], stride: tuple[int, int],
               pads: tuple[int, int, int, int], out_hw: tuple[int, int],
-              itemsize: int = 4) -> Plan:
+              itemsize: int = 4, dilation: tuple[int, int] = (1, 1)) -> Plan:
     """Choose the column order for a convolution (see the module docstring).
 
     The thresholds are measured, not derived: batch-last pays four transposes
@@ -164,19 +166,20 @@ def make_plan(x_shape: tuple[int, ...], kernel: tuple[int, int], stride: tuple[i
     else:
         batch_last = itemsize >= 8 and n >= 16
     wide = unit_stride and not batch_last and 4 * wp <= 5 * wo
-    return Plan(batch_last, wide, n, c, h, w, *kernel, *stride, top, left, hp, wp, ho, wo)
+    return Plan(batch_last, wide, n, c, h, w, *kernel, *stride, *dilation, top, left, hp, wp,
+                ho, wo)
 
 
 def _padded_buffer(name: str, plan: Plan, dtype) -> tuple[np.ndarray, np.ndarray | None]:
     """Zero-initialised workspace of ``plan.padded_shape``, and its flat storage if wide.
 
     In the wide layout the buffer is a view of a flat array with a zero tail:
-    the window slices start up to ``(kH-1)*W_pad + kW-1`` elements in.
+    the window slices start up to ``(kH-1)*d_h*W_pad + (kW-1)*d_w`` elements in.
     """
     if not plan.wide:
         return workspace(name, plan, plan.padded_shape, dtype, zero=True), None
     size = plan.c * plan.n * plan.hp * plan.wp
-    tail = (plan.kh - 1) * plan.wp + plan.kw
+    tail = (plan.kh - 1) * plan.dh * plan.wp + (plan.kw - 1) * plan.dw + 1
     flat = workspace(name, plan, (size + tail,), dtype, zero=True)
     return flat[:size].reshape(plan.padded_shape), flat
 
@@ -190,21 +193,23 @@ def _interior(buf: np.ndarray, plan: Plan) -> np.ndarray:
 def _windows(buf: np.ndarray, plan: Plan, flat: np.ndarray | None = None):
     """Yield ``(p, q, view)``: what kernel offset ``(p, q)`` sees, shaped ``(C, *grid)``.
 
-    ``view[c, <grid index of (n, i, j)>] = buf[c, <n>, i*s_h + p, j*s_w + q]``.
+    ``view[c, <grid index of (n, i, j)>] = buf[c, <n>, i*s_h + p*d_h, j*s_w + q*d_w]``.
     The wide layout reads from ``flat``, the storage of ``buf``.
     """
     if plan.wide:  # flat slices: grid row i runs on into padded row i+1
         size, plane = buf.size, plan.hp * plan.wp
         for p in range(plan.kh):
             for q in range(plan.kw):
-                start = p * plan.wp + q
+                start = p * plan.dh * plan.wp + q * plan.dw
                 shifted = flat[start:start + size].reshape(plan.c, plan.n, plane)
                 yield p, q, shifted[:, :, :plan.ho * plan.wp].reshape(plan.c, *plan.grid)
         return
     for p in range(plan.kh):
-        rows = slice(p, p + plan.sh * (plan.ho - 1) + 1, plan.sh)
+        r0 = p * plan.dh
+        rows = slice(r0, r0 + plan.sh * (plan.ho - 1) + 1, plan.sh)
         for q in range(plan.kw):
-            cols = slice(q, q + plan.sw * (plan.wo - 1) + 1, plan.sw)
+            c0 = q * plan.dw
+            cols = slice(c0, c0 + plan.sw * (plan.wo - 1) + 1, plan.sw)
             yield p, q, (buf[:, rows, cols, :] if plan.batch_last else buf[:, :, rows, cols])
 
 

@@ -196,13 +196,18 @@ class Summary:
 
 def _summary_rows(model: Module, shape: tuple[int, ...], prefix: str,
                   rows: list[SummaryRow]) -> tuple[int, ...]:
-    if isinstance(model, Sequential):
-        for name, child in model.named_children():
-            shape = _summary_rows(child, shape, prefix + name + ".", rows)
-        return shape
-    shape = tuple(model.output_shape(shape))
-    rows.append(SummaryRow(prefix[:-1], type(model).__name__, shape, model.num_parameters()))
-    return shape
+    trace = model.child_shapes(shape)
+    for name, child, child_shape in trace:
+        _summary_rows(child, child_shape, prefix + name + ".", rows)
+    if isinstance(model, Sequential) and trace:
+        return tuple(model.output_shape(shape))
+    out = tuple(model.output_shape(shape))
+    own = sum(p.data.size for name, p in model.named_parameters() if "." not in name)
+    if trace:  # a merging container (Concat, Residual): one closing row, own params only
+        rows.append(SummaryRow(prefix[:-1], type(model).__name__, out, int(own)))
+    else:
+        rows.append(SummaryRow(prefix[:-1], type(model).__name__, out, model.num_parameters()))
+    return out
 
 
 def summary(model: Module, input_shape: tuple[int, ...]) -> Summary:
@@ -211,8 +216,11 @@ def summary(model: Module, input_shape: tuple[int, ...]) -> Summary:
     Parameters
     ----------
     model : Module
-        ``Sequential`` containers (also nested ones) are expanded into their
-        layers, named by dotted index (``"1.0"``) like their parameters.
+        Containers (``Sequential``, ``Concat``, ``Residual`` and anything that
+        implements :meth:`~cnnlab.module.Module.child_shapes`) are expanded
+        into their layers, named by dotted path (``"1.0"``, ``"3.body.0"``)
+        like their parameters. A merging container (``Concat``, ``Residual``)
+        adds a row after its children with the merged output shape.
     input_shape : tuple of int
         Including the batch dimension, e.g. ``(1, 3, 224, 224)``.
 

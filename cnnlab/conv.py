@@ -1,6 +1,8 @@
-"""2-D convolution (PyTorch's cross-correlation) in NumPy: a loop oracle and a fast kernel.
+"""Convolution (PyTorch's cross-correlation) in NumPy: loop oracles and fast kernels.
 
-Layout is NCHW with weights ``(C_out, C_in, kH, kW)``, as in ``torch.nn.Conv2d``.
+Layout is NCHW with weights ``(C_out, C_in // groups, kH, kW)``, as in
+``torch.nn.Conv2d`` (with ``stride``, ``padding``, ``dilation`` and ``groups``);
+the 1-D versions (``conv1d*``, NCL) run the 2-D kernels on a height-1 view.
 ``conv2d_naive`` and ``conv2d_backward_naive`` spell out the sums with loops;
 ``conv2d_forward`` / ``conv2d_backward`` compute the same numbers with im2col
 and one matrix product per pass (helpers in :mod:`cnnlab._im2col`), and are
@@ -13,13 +15,13 @@ import numpy as np
 from ._im2col import col2im as _col2im
 from ._im2col import grid_to_nchw, make_plan, nchw_to_grid, workspace
 from ._im2col import im2col as _im2col
-from ._validate import (as_pair, check_array, check_choice, check_same_dtype,
+from ._validate import (as_pair, check_array, check_choice, check_int, check_same_dtype,
                         check_same_shape)
 from .shapes import Padding, conv2d_output_shape, resolve_padding
 
 
-def _check_conv(x, weight, bias, stride, padding):
-    """Validate conv arguments; return ``(stride, pads, out_shape)``."""
+def _check_conv(x, weight, bias, stride, padding, dilation=1, groups=1):
+    """Validate conv arguments; return ``(stride, pads, dilation, groups, out_shape)``."""
     check_array(x, "x", ndim=4)
     check_array(weight, "weight", ndim=4)
     check_same_dtype(weight, "weight", x, "x")
@@ -27,8 +29,13 @@ def _check_conv(x, weight, bias, stride, padding):
         raise ValueError(f"x must not have an empty dimension, got shape {x.shape}")
     if 0 in weight.shape:
         raise ValueError(f"weight must not have an empty dimension, got shape {weight.shape}")
-    if weight.shape[1] != x.shape[1]:
-        raise ValueError(f"weight: in_channels {weight.shape[1]} does not match the "
+    groups = check_int(groups, "groups", 1)
+    if weight.shape[0] % groups:
+        raise ValueError(f"groups: out_channels {weight.shape[0]} (weight shape "
+                         f"{weight.shape}) is not divisible by groups {groups}")
+    if weight.shape[1] * groups != x.shape[1]:
+        per = f" x groups {groups}" if groups > 1 else ""
+        raise ValueError(f"weight: in_channels {weight.shape[1]}{per} does not match the "
                          f"{x.shape[1]} channels of x (x shape {x.shape}, weight shape "
                          f"{weight.shape})")
     if bias is not None:
@@ -36,16 +43,21 @@ def _check_conv(x, weight, bias, stride, padding):
         check_same_dtype(bias, "bias", x, "x")
         check_same_shape(bias, "bias", (weight.shape[0],))
     stride = as_pair(stride, "stride", 1)
+    dilation = as_pair(dilation, "dilation", 1)
     kernel = weight.shape[2:]
-    pads = resolve_padding(padding, kernel, stride)
-    for axis, size, k, before, after in (("height", x.shape[2], kernel[0], *pads[:2]),
-                                         ("width", x.shape[3], kernel[1], *pads[2:])):
-        if k > size + before + after:
-            raise ValueError(f"weight: kernel {axis} {k} is larger than the padded input "
+    pads = resolve_padding(padding, kernel, stride, dilation)
+    for axis, size, k, d, before, after in (("height", x.shape[2], kernel[0], dilation[0],
+                                             *pads[:2]),
+                                            ("width", x.shape[3], kernel[1], dilation[1],
+                                             *pads[2:])):
+        span = d * (k - 1) + 1
+        if span > size + before + after:
+            dil = f" (dilated to {span})" if d > 1 else ""
+            raise ValueError(f"weight: kernel {axis} {k}{dil} is larger than the padded input "
                              f"{axis} {size + before + after} (x {axis} {size} + padding "
                              f"{before}+{after})")
-    out_shape = conv2d_output_shape(x.shape, weight.shape[0], kernel, stride, padding)
-    return stride, pads, out_shape
+    out_shape = conv2d_output_shape(x.shape, weight.shape[0], kernel, stride, padding, dilation)
+    return stride, pads, dilation, groups, out_shape
 
 
 def _pad(x: np.ndarray, pads: tuple[int, int, int, int], value: float = 0.0) -> np.ndarray:
@@ -57,16 +69,23 @@ def _pad(x: np.ndarray, pads: tuple[int, int, int, int], value: float = 0.0) -> 
 
 
 def conv2d_naive(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None,
-                 stride: int | tuple[int, int] = 1, padding: Padding = 0) -> np.ndarray:
+                 stride: int | tuple[int, int] = 1, padding: Padding = 0,
+                 dilation: int | tuple[int, int] = 1, groups: int = 1) -> np.ndarray:
     """2-D convolution written as explicit loops (the reference oracle).
 
     Parameters
     ----------
     x : (N, C_in, H, W) ndarray
-    weight : (C_out, C_in, kH, kW) ndarray
+    weight : (C_out, C_in // groups, kH, kW) ndarray
     bias : (C_out,) ndarray or None
     stride : int or (int, int), default 1
     padding : int, (int, int), "same" or "valid", default 0
+    dilation : int or (int, int), default 1
+        Spacing between kernel taps: a dilated kernel spans ``d(k - 1) + 1`` pixels.
+    groups : int, default 1
+        Split the channels into ``groups`` independent convolutions: output
+        channel ``o`` sees only input channels of its group. ``groups = C_in``
+        is a depthwise convolution.
 
     Returns
     -------
@@ -74,23 +93,28 @@ def conv2d_naive(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = No
 
     Notes
     -----
-    Like every deep-learning library this is a cross-correlation:
+    Like every deep-learning library this is a cross-correlation. With
+    ``g(o)`` the first input channel of ``o``'s group:
 
     .. math::
 
         \\text{out}[n, o, i, j] = b_o + \\sum_{c, p, q}
-            W[o, c, p, q]\\, x_{\\text{pad}}[n, c, i s_h + p, j s_w + q]
+            W[o, c, p, q]\\, x_{\\text{pad}}[n, g(o) + c, i s_h + p d_h, j s_w + q d_w]
     """
-    (sh, sw), pads, out_shape = _check_conv(x, weight, bias, stride, padding)
+    (sh, sw), pads, (dh, dw), groups, out_shape = _check_conv(x, weight, bias, stride, padding,
+                                                              dilation, groups)
     xp = _pad(x, pads)
-    kh, kw = weight.shape[2:]
+    c_group, kh, kw = weight.shape[1:]
     out = np.zeros(out_shape, dtype=x.dtype)
     n_batch, c_out, h_out, w_out = out_shape
     for n in range(n_batch):
         for o in range(c_out):
+            first = o // (c_out // groups) * c_group  # first input channel of o's group
             for i in range(h_out):
                 for j in range(w_out):
-                    patch = xp[n, :, i * sh:i * sh + kh, j * sw:j * sw + kw]
+                    patch = xp[n, first:first + c_group,
+                               i * sh:i * sh + dh * (kh - 1) + 1:dh,
+                               j * sw:j * sw + dw * (kw - 1) + 1:dw]
                     out[n, o, i, j] = np.sum(patch * weight[o])
             if bias is not None:
                 out[n, o] += bias[o]
@@ -98,17 +122,21 @@ def conv2d_naive(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = No
 
 
 def conv2d_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None,
-                   stride: int | tuple[int, int] = 1,
-                   padding: Padding = 0) -> tuple[np.ndarray, dict]:
+                   stride: int | tuple[int, int] = 1, padding: Padding = 0,
+                   dilation: int | tuple[int, int] = 1,
+                   groups: int = 1) -> tuple[np.ndarray, dict]:
     """Fast 2-D convolution: im2col and one matrix product for the whole batch.
 
     Parameters
     ----------
     x : (N, C_in, H, W) ndarray
-    weight : (C_out, C_in, kH, kW) ndarray, same dtype as ``x``
+    weight : (C_out, C_in // groups, kH, kW) ndarray, same dtype as ``x``
     bias : (C_out,) ndarray or None
     stride : int or (int, int), default 1
     padding : int, (int, int), "same" or "valid", default 0
+    dilation : int or (int, int), default 1
+    groups : int, default 1
+        As in :func:`conv2d_naive`.
 
     Returns
     -------
@@ -128,17 +156,23 @@ def conv2d_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = 
     ``out_cols = W_mat @ cols`` with ``W_mat = weight.reshape(C_out, C_in*kH*kW)``,
     ``(C_out, K) @ (K, N*H_out*W_out)``, which is reordered to NCHW while the
     bias is added.  :mod:`cnnlab._im2col` picks the column order per shape.
+    Dilation only changes which pixels each kernel offset copies.  With
+    ``groups = G`` the rows of ``cols`` and of ``W_mat`` split into ``G`` blocks
+    and the product becomes ``G`` stacked ones, ``(G, C_out/G, K/G) @ (G, K/G, M)``.
     """
-    stride, pads, out_shape = _check_conv(x, weight, bias, stride, padding)
-    plan = make_plan(x.shape, weight.shape[2:], stride, pads, out_shape[2:], x.itemsize)
+    stride, pads, dilation, groups, out_shape = _check_conv(x, weight, bias, stride, padding,
+                                                            dilation, groups)
+    plan = make_plan(x.shape, weight.shape[2:], stride, pads, out_shape[2:], x.itemsize,
+                     dilation)
     cols = _im2col(x, plan)  # (C_in, kH, kW, *grid)
     c_out = weight.shape[0]
-    k, m = weight[0].size, cols.size // weight[0].size
+    k, m = weight[0].size, cols.size // (weight[0].size * groups)
     out_cols = workspace("conv_out", plan, (c_out, *plan.grid), x.dtype)
-    np.matmul(weight.reshape(c_out, k), cols.reshape(k, m), out=out_cols.reshape(c_out, m))
+    np.matmul(weight.reshape(groups, c_out // groups, k), cols.reshape(groups, k, m),
+              out=out_cols.reshape(groups, c_out // groups, m))
     out = grid_to_nchw(out_cols, plan, bias)
     cache = {"plan": plan, "weight": weight, "has_bias": bias is not None, "cols": cols,
-             "out_shape": out_shape}
+             "out_shape": out_shape, "groups": groups}
     return out, cache
 
 
@@ -165,7 +199,7 @@ def conv2d_backward(dout: np.ndarray,
     With ``G = dout`` reordered like the columns, ``(C_out, M)`` (``M = N*H_out*W_out``,
     or a few more in the wide column order): ``dW_mat = G @ cols^T`` (one GEMM
     summing over the whole batch),
-    ``db = G.sum(axis=1)`` and ``dcols = W_mat^T @ G``.  ``dcols`` is scattered
+    ``db = G.sum(axis=1)`` and ``dcols = W_mat^T @ G`` (per group when ``groups > 1``).  ``dcols`` is scattered
     back (col2im) with one slice-add per kernel offset into a zero padded buffer,
     which is then cropped.  Strided convolutions need no zero-dilated ``dout``.
     """
@@ -175,39 +209,43 @@ def conv2d_backward(dout: np.ndarray,
     if dout.shape != cache["out_shape"]:
         raise ValueError(f"dout must have the forward output's shape {cache['out_shape']}, "
                          f"got {dout.shape}")
-    plan, cols = cache["plan"], cache["cols"]
+    plan, cols, groups = cache["plan"], cache["cols"], cache["groups"]
     c_out = weight.shape[0]
-    k, m = weight[0].size, cols.size // weight[0].size
-    g = nchw_to_grid(dout, plan).reshape(c_out, m)  # (C_out, M)
-    cols = cols.reshape(k, m)
-    dweight = np.matmul(g, cols.T).reshape(weight.shape)
-    dbias = g.sum(axis=1) if cache["has_bias"] else None
+    k, m = weight[0].size, cols.size // (weight[0].size * groups)
+    g = nchw_to_grid(dout, plan).reshape(groups, c_out // groups, m)  # (G, C_out/G, M)
+    cols = cols.reshape(groups, k, m)
+    dweight = np.matmul(g, cols.transpose(0, 2, 1)).reshape(weight.shape)
+    dbias = g.reshape(c_out, m).sum(axis=1) if cache["has_bias"] else None
     dcols = workspace("conv_dcols", plan, cols.shape, dout.dtype)
-    np.matmul(weight.reshape(c_out, k).T, g, out=dcols)
+    np.matmul(weight.reshape(groups, c_out // groups, k).transpose(0, 2, 1), g, out=dcols)
     dx = _col2im(dcols.reshape(plan.c, plan.kh, plan.kw, *plan.grid), plan)
     return dx, dweight, dbias
 
 
 def conv2d_backward_naive(dout: np.ndarray, x: np.ndarray, weight: np.ndarray,
                           bias: np.ndarray | None = None, stride: int | tuple[int, int] = 1,
-                          padding: Padding = 0
+                          padding: Padding = 0, dilation: int | tuple[int, int] = 1,
+                          groups: int = 1
                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Loop version of :func:`conv2d_backward` that mirrors the math (the oracle).
 
     Parameters
     ----------
     dout : (N, C_out, H_out, W_out) ndarray
-    x, weight, bias, stride, padding
+    x, weight, bias, stride, padding, dilation, groups
         The forward pass's arguments.
 
     Returns
     -------
     dx : (N, C_in, H, W) ndarray
-    dweight : (C_out, C_in, kH, kW) ndarray
+    dweight : (C_out, C_in // groups, kH, kW) ndarray
     dbias : (C_out,) ndarray or None
 
     Notes
     -----
+    Without dilation and groups (a dilated tap ``p`` reads row ``i s_h + p d_h``;
+    output channel ``o`` reads only its group's input channels):
+
     .. math::
 
         \\frac{\\partial L}{\\partial W[o, c, p, q]} &= \\sum_{n, i, j}
@@ -218,20 +256,25 @@ def conv2d_backward_naive(dout: np.ndarray, x: np.ndarray, weight: np.ndarray,
             &\\mathrel{+}= \\delta[n, o, i, j]\\, W[o, :, p, q]
             \\quad\\text{(each output scatters its gradient through the kernel)}
     """
-    (sh, sw), pads, out_shape = _check_conv(x, weight, bias, stride, padding)
+    (sh, sw), pads, (dh, dw), groups, out_shape = _check_conv(x, weight, bias, stride, padding,
+                                                              dilation, groups)
     check_array(dout, "dout", ndim=4)
     check_same_dtype(dout, "dout", x, "x")
     check_same_shape(dout, "dout", out_shape)
     xp = _pad(x, pads)
     n_batch, c_out, h_out, w_out = out_shape
-    c_in, kh, kw = weight.shape[1:]
+    c_group, kh, kw = weight.shape[1:]
+
+    def first_channel(o: int) -> int:  # first input channel of output channel o's group
+        return o // (c_out // groups) * c_group
 
     dweight = np.zeros_like(weight)
     for o in range(c_out):
-        for c in range(c_in):
+        for c in range(c_group):
             for p in range(kh):
                 for q in range(kw):
-                    x_seen = xp[:, c, p:p + sh * h_out:sh, q:q + sw * w_out:sw]
+                    x_seen = xp[:, first_channel(o) + c,
+                                p * dh:p * dh + sh * h_out:sh, q * dw:q * dw + sw * w_out:sw]
                     dweight[o, c, p, q] = np.sum(dout[:, o] * x_seen)
 
     dbias = dout.sum(axis=(0, 2, 3)) if bias is not None else None
@@ -239,18 +282,125 @@ def conv2d_backward_naive(dout: np.ndarray, x: np.ndarray, weight: np.ndarray,
     dxp = np.zeros_like(xp)
     for n in range(n_batch):
         for o in range(c_out):
+            chans = slice(first_channel(o), first_channel(o) + c_group)
             for i in range(h_out):
                 for j in range(w_out):
-                    rows, cols = slice(i * sh, i * sh + kh), slice(j * sw, j * sw + kw)
-                    dxp[n, :, rows, cols] += dout[n, o, i, j] * weight[o]
+                    rows = slice(i * sh, i * sh + dh * (kh - 1) + 1, dh)
+                    cols = slice(j * sw, j * sw + dw * (kw - 1) + 1, dw)
+                    dxp[n, chans, rows, cols] += dout[n, o, i, j] * weight[o]
     top, bottom, left, right = pads
     return dxp[:, :, top:xp.shape[2] - bottom, left:xp.shape[3] - right], dweight, dbias
 
 
 def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None,
-           stride: int | tuple[int, int] = 1, padding: Padding = 0) -> np.ndarray:
+           stride: int | tuple[int, int] = 1, padding: Padding = 0,
+           dilation: int | tuple[int, int] = 1, groups: int = 1) -> np.ndarray:
     """Output of :func:`conv2d_forward` only (like ``torch.nn.functional.conv2d``)."""
-    return conv2d_forward(x, weight, bias, stride, padding)[0]
+    return conv2d_forward(x, weight, bias, stride, padding, dilation, groups)[0]
+
+
+# --- 1-D convolution: sequences (N, C, L) ------------------------------------------------
+def _as_2d(x, weight, stride, padding, dilation):
+    """View 1-D conv arguments as 2-D ones with a height of 1."""
+    check_array(x, "x", ndim=3)
+    check_array(weight, "weight", ndim=3)
+    s, d = check_int(stride, "stride", 1), check_int(dilation, "dilation", 1)
+    if not isinstance(padding, str):
+        padding = (0, check_int(padding, "padding", 0))
+    return x[:, :, None, :], weight[:, :, None, :], (1, s), padding, (1, d)
+
+
+def conv1d_naive(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None,
+                 stride: int = 1, padding: int | str = 0, dilation: int = 1,
+                 groups: int = 1) -> np.ndarray:
+    """1-D convolution (cross-correlation) as explicit loops: the oracle.
+
+    Parameters
+    ----------
+    x : (N, C_in, L) ndarray
+    weight : (C_out, C_in // groups, k) ndarray
+    bias : (C_out,) ndarray or None
+    stride, dilation : int, default 1
+    padding : int, "same" or "valid", default 0
+    groups : int, default 1
+
+    Returns
+    -------
+    out : (N, C_out, L_out) ndarray
+
+    Notes
+    -----
+    .. math::
+
+        \\text{out}[n, o, t] = b_o + \\sum_{c, p} W[o, c, p]\\,
+            x_{\\text{pad}}[n, g(o) + c, t s + p d]
+    """
+    x4, w4, s2, p2, d2 = _as_2d(x, weight, stride, padding, dilation)
+    (_, s), pads, (_, d), groups, out_shape = _check_conv(x4, w4, bias, s2, p2, d2, groups)
+    xp = np.pad(x, ((0, 0), (0, 0), pads[2:]))
+    c_group, k = weight.shape[1:]
+    n_batch, c_out, _, l_out = out_shape
+    out = np.zeros((n_batch, c_out, l_out), dtype=x.dtype)
+    for n in range(n_batch):
+        for o in range(c_out):
+            first = o // (c_out // groups) * c_group
+            for t in range(l_out):
+                window = xp[n, first:first + c_group, t * s:t * s + d * (k - 1) + 1:d]
+                out[n, o, t] = np.sum(window * weight[o]) + (0 if bias is None else bias[o])
+    return out
+
+
+def conv1d_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None,
+                   stride: int = 1, padding: int | str = 0, dilation: int = 1,
+                   groups: int = 1) -> tuple[np.ndarray, dict]:
+    """Fast 1-D convolution: :func:`conv2d_forward` on a height-1 view (no copy).
+
+    Arguments as :func:`conv1d_naive`; returns ``(out, cache)`` for :func:`conv1d_backward`.
+    """
+    x4, w4, s2, p2, d2 = _as_2d(x, weight, stride, padding, dilation)
+    out, cache = conv2d_forward(x4, w4, bias, s2, p2, d2, groups)
+    return out[:, :, 0, :], cache
+
+
+def conv1d_backward(dout: np.ndarray,
+                    cache: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Gradients of :func:`conv1d_forward`: ``(dx, dweight, dbias)``."""
+    check_array(dout, "dout", ndim=3)
+    dx, dw, db = conv2d_backward(dout[:, :, None, :], cache)
+    return dx[:, :, 0, :], dw[:, :, 0, :], db
+
+
+def conv1d_backward_naive(dout: np.ndarray, x: np.ndarray, weight: np.ndarray,
+                          bias: np.ndarray | None = None, stride: int = 1,
+                          padding: int | str = 0, dilation: int = 1, groups: int = 1
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Loop version of :func:`conv1d_backward` (the oracle); arguments as the forward pass."""
+    x4, w4, s2, p2, d2 = _as_2d(x, weight, stride, padding, dilation)
+    (_, s), pads, (_, d), groups, out_shape = _check_conv(x4, w4, bias, s2, p2, d2, groups)
+    check_array(dout, "dout", ndim=3)
+    check_same_dtype(dout, "dout", x, "x")
+    check_same_shape(dout, "dout", out_shape[:2] + out_shape[3:])
+    xp = np.pad(x, ((0, 0), (0, 0), pads[2:]))
+    c_group, k = weight.shape[1:]
+    n_batch, c_out, _, l_out = out_shape
+    dxp, dweight = np.zeros_like(xp), np.zeros_like(weight)
+    for n in range(n_batch):
+        for o in range(c_out):
+            chans = slice(o // (c_out // groups) * c_group, o // (c_out // groups) * c_group
+                          + c_group)
+            for t in range(l_out):
+                taps = slice(t * s, t * s + d * (k - 1) + 1, d)
+                dweight[o] += dout[n, o, t] * xp[n, chans, taps]
+                dxp[n, chans, taps] += dout[n, o, t] * weight[o]
+    dbias = dout.sum(axis=(0, 2)) if bias is not None else None
+    return dxp[:, :, pads[2]:xp.shape[2] - pads[3]], dweight, dbias
+
+
+def conv1d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None,
+           stride: int = 1, padding: int | str = 0, dilation: int = 1,
+           groups: int = 1) -> np.ndarray:
+    """Output of :func:`conv1d_forward` only (like ``torch.nn.functional.conv1d``)."""
+    return conv1d_forward(x, weight, bias, stride, padding, dilation, groups)[0]
 
 
 def convolve2d(image: np.ndarray, kernel: np.ndarray, mode: str = "full") -> np.ndarray:

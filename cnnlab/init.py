@@ -1,5 +1,7 @@
 """Weight initialisation: He (Kaiming) and Xavier (Glorot), normal and uniform.
 
+Also :func:`meta`, a context in which layers get shape-only parameters.
+
 Every initialiser takes the generator explicitly (``rng``: a
 ``numpy.random.Generator`` or an integer seed), so the same seed always gives
 the same weights.
@@ -7,7 +9,9 @@ the same weights.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -79,9 +83,66 @@ INITIALIZERS: dict[str, Callable[..., np.ndarray]] = {
 
 
 def initialize(init: str, shape: Shape, rng, dtype=np.float32) -> np.ndarray:
-    """Draw a weight of ``shape`` with the initialiser named ``init`` (fans from ``shape``)."""
+    """Draw a weight of ``shape`` with the initialiser named ``init`` (fans from ``shape``).
+
+    Inside :func:`meta` no number is drawn: the result is :func:`meta_array`.
+    """
     check_choice(init, "init", tuple(INITIALIZERS))
+    if is_meta():
+        return meta_array(_check_shape(shape), dtype)
     return INITIALIZERS[init](shape, rng, dtype)
+
+
+def constant(shape: Shape, value: float, dtype=np.float32) -> np.ndarray:
+    """An array of ``value`` (biases start at 0); a :func:`meta_array` inside :func:`meta`."""
+    shape = _check_shape(shape)
+    return meta_array(shape, dtype) if is_meta() else np.full(shape, value, dtype)
+
+
+# --- shape-only ("meta") parameters -----------------------------------------------
+_state = threading.local()
+
+
+@contextmanager
+def meta() -> Iterator[None]:
+    """Build layers whose parameters have a shape but no memory (like torch's ``"meta"``).
+
+    Inside the ``with`` block, :func:`initialize` and :func:`constant` return
+    :func:`meta_array` views instead of drawing numbers. Such a model knows its
+    parameter shapes, so :func:`cnnlab.analysis.summary` and ``num_parameters()``
+    work, but it has no values: calling it raises ``RuntimeError``. This is how
+    the ImageNet-sized models of :mod:`cnnlab.models` are inspected without
+    allocating (VGG-16's 138 million float32 parameters would take 553 MB).
+
+    Examples
+    --------
+    >>> from cnnlab.layers import Linear
+    >>> with meta():
+    ...     layer = Linear(25088, 4096)
+    >>> layer.num_parameters()
+    102764544
+    """
+    previous = getattr(_state, "meta", False)
+    _state.meta = True
+    try:
+        yield
+    finally:
+        _state.meta = previous
+
+
+def is_meta() -> bool:
+    """Whether the current thread is inside :func:`meta`."""
+    return getattr(_state, "meta", False)
+
+
+def meta_array(shape: Shape, dtype=np.float32) -> np.ndarray:
+    """A read-only zero array of ``shape`` that uses one element of memory (all strides 0)."""
+    return np.broadcast_to(np.zeros((), dtype), shape)
+
+
+def is_meta_array(a: np.ndarray) -> bool:
+    """Whether ``a`` came from :func:`meta_array` (read-only, every stride 0, several elements)."""
+    return (not a.flags.writeable and a.size > 1 and not any(a.strides))
 
 
 def _check_shape(shape) -> Shape:

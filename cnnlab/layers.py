@@ -17,11 +17,11 @@ import numpy as np
 
 from . import activations, conv, linear, pool, shapes
 from ._validate import as_pair, check_float, check_int, check_rng
-from .init import initialize
+from .init import constant, initialize
 from .module import Module, Parameter, check_dtype, check_input, check_input_shape
 
-__all__ = ["Conv2d", "MaxPool2d", "AvgPool2d", "ReLU", "Sigmoid", "Tanh",
-           "Linear", "Flatten", "Dropout"]
+__all__ = ["Conv2d", "Conv1d", "MaxPool2d", "AvgPool2d", "GlobalAvgPool2d", "ReLU", "Sigmoid",
+           "Tanh", "Linear", "Flatten", "Dropout"]
 
 
 def _make_rng(rng) -> np.random.Generator:
@@ -45,6 +45,11 @@ class Conv2d(Module):
     kernel_size, stride : int or (int, int)
     padding : int, (int, int), 'same' or 'valid'
         Zero padding on each side.
+    dilation : int or (int, int), default 1
+        Spacing between kernel taps.
+    groups : int, default 1
+        Independent channel groups; ``groups = in_channels`` is a depthwise
+        convolution. Both channel counts must be divisible by it.
     bias : bool, default True
     init : {'he_normal', 'he_uniform', 'xavier_normal', 'xavier_uniform'}
         Initialiser of the weight; the bias starts at zero.
@@ -53,49 +58,126 @@ class Conv2d(Module):
 
     Attributes
     ----------
-    weight : Parameter, (out_channels, in_channels, kh, kw)
+    weight : Parameter, (out_channels, in_channels // groups, kh, kw)
     bias : Parameter (out_channels,) or None
     """
 
+    _ndim = 2
+
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
-                 bias: bool = True, *, init: str = "he_normal", rng=None,
-                 dtype=np.float32) -> None:
+                 dilation=1, groups: int = 1, bias: bool = True, *, init: str = "he_normal",
+                 rng=None, dtype=np.float32) -> None:
         super().__init__()
         self.in_channels = check_int(in_channels, "in_channels", 1)
         self.out_channels = check_int(out_channels, "out_channels", 1)
-        self.kernel_size = as_pair(kernel_size, "kernel_size", 1)
-        self.stride = as_pair(stride, "stride", 1)
-        self.padding = _check_padding(padding)
-        shapes.resolve_padding(self.padding, self.kernel_size, self.stride)  # 'same' needs stride 1
+        self.groups = check_int(groups, "groups", 1)
+        for name, n in (("in_channels", self.in_channels), ("out_channels", self.out_channels)):
+            if n % self.groups:
+                raise ValueError(f"groups: {name} {n} is not divisible by groups {self.groups}")
+        if not isinstance(bias, bool):
+            raise TypeError(f"bias must be a bool, got {bias!r}")
+        if self._ndim == 2:
+            self.kernel_size = as_pair(kernel_size, "kernel_size", 1)
+            self.stride = as_pair(stride, "stride", 1)
+            self.padding = _check_padding(padding)
+            self.dilation = as_pair(dilation, "dilation", 1)
+            shapes.resolve_padding(self.padding, self.kernel_size, self.stride)  # same: stride 1
+        else:
+            self.kernel_size = (check_int(kernel_size, "kernel_size", 1),)
+            self.stride = (check_int(stride, "stride", 1),)
+            self.padding = (padding if isinstance(padding, str) and padding in ("same", "valid")
+                            else (check_int(padding, "padding", 0),))
+            if isinstance(padding, str) and padding not in ("same", "valid"):
+                raise ValueError(f"padding must be 'same', 'valid' or an int, got {padding!r}")
+            self.dilation = (check_int(dilation, "dilation", 1),)
+            if self.padding == "same" and self.stride != (1,):
+                raise ValueError(f"padding='same' needs stride 1 (as in PyTorch), "
+                                 f"got stride {self.stride[0]}")
         dtype = check_dtype(dtype)
-        shape = (self.out_channels, self.in_channels, *self.kernel_size)
+        shape = (self.out_channels, self.in_channels // self.groups, *self.kernel_size)
         self.weight = Parameter(initialize(init, shape, _make_rng(rng), dtype))
-        self.bias = Parameter(np.zeros(self.out_channels, dtype)) if bias else None
+        self.bias = Parameter(constant((self.out_channels,), 0.0, dtype)) if bias else None
+
+    def _args(self) -> tuple:
+        """``(stride, padding, dilation, groups)`` for the functional kernels."""
+        unpack = (lambda t: t) if self._ndim == 2 else (lambda t: t if isinstance(t, str) else t[0])
+        return (unpack(self.stride), unpack(self.padding), unpack(self.dilation), self.groups)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """(N, C_in, H, W) -> (N, C_out, H_out, W_out)."""
-        check_input(x, 4, self.in_channels, dtype=self.weight.data.dtype)
+        check_input(x, self._ndim + 2, self.in_channels, dtype=self.weight.data.dtype)
         b = None if self.bias is None else self.bias.data
-        out, cache = conv.conv2d_forward(x, self.weight.data, b, self.stride, self.padding)
+        forward = conv.conv2d_forward if self._ndim == 2 else conv.conv1d_forward
+        out, cache = forward(x, self.weight.data, b, *self._args())
         return self._save(cache, out)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        dx, dw, db = conv.conv2d_backward(dout, self._load(dout))
+        backward = conv.conv2d_backward if self._ndim == 2 else conv.conv1d_backward
+        dx, dw, db = backward(dout, self._load(dout))
         self.weight.accumulate(dw)
         if self.bias is not None:
             self.bias.accumulate(db)
         return dx
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
-        shape = check_input_shape(input_shape, 4, "Conv2d", self.in_channels)
-        return tuple(shapes.conv2d_output_shape(shape, self.out_channels, self.kernel_size,
-                                                self.stride, self.padding))
+        shape = check_input_shape(input_shape, self._ndim + 2, type(self).__name__,
+                                  self.in_channels)
+        if self._ndim == 2:
+            return tuple(shapes.conv2d_output_shape(shape, self.out_channels, self.kernel_size,
+                                                    self.stride, self.padding, self.dilation))
+        padding = self.padding if isinstance(self.padding, str) else (0, self.padding[0])
+        out = shapes.conv2d_output_shape((*shape[:2], 1, shape[2]), self.out_channels,
+                                         (1, *self.kernel_size), (1, *self.stride), padding,
+                                         (1, *self.dilation))
+        return (*out[:2], out[3])
 
     def extra_repr(self) -> str:
-        pad = repr(self.padding)
         s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-             f"stride={self.stride}, padding={pad}")
+             f"stride={self.stride}, padding={self.padding!r}")
+        if any(d != 1 for d in self.dilation):
+            s += f", dilation={self.dilation}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
         return s + (", bias=False" if self.bias is None else "")
+
+
+class Conv1d(Conv2d):
+    """1-D convolution over (N, C, L) sequences: :class:`Conv2d` with one spatial axis.
+
+    Parameters
+    ----------
+    in_channels, out_channels, kernel_size, stride, dilation : int
+    padding : int, 'same' or 'valid'
+    groups, bias, init, rng, dtype
+        As for :class:`Conv2d`.
+
+    Attributes
+    ----------
+    weight : Parameter, (out_channels, in_channels // groups, k)
+    bias : Parameter (out_channels,) or None
+    """
+
+    _ndim = 1
+
+
+class GlobalAvgPool2d(Module):
+    """Average each channel over all its pixels: (N, C, H, W) -> (N, C, 1, 1).
+
+    PyTorch writes it ``AdaptiveAvgPool2d(1)``. It replaces the big fully
+    connected layers at the end of GoogLeNet, ResNet and MobileNet.
+    """
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        check_input(x, 4)
+        return self._save(x.shape, x.mean(axis=(2, 3), keepdims=True))
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        shape = self._load(dout)
+        return np.broadcast_to(dout / (shape[2] * shape[3]), shape).copy()
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        shape = check_input_shape(input_shape, 4, "GlobalAvgPool2d")
+        return (*shape[:2], 1, 1)
 
 
 class _Pool2d(Module):
@@ -202,7 +284,7 @@ class Linear(Module):
         dtype = check_dtype(dtype)
         shape = (self.out_features, self.in_features)
         self.weight = Parameter(initialize(init, shape, _make_rng(rng), dtype))
-        self.bias = Parameter(np.zeros(self.out_features, dtype)) if bias else None
+        self.bias = Parameter(constant((self.out_features,), 0.0, dtype)) if bias else None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """(N, in_features) -> (N, out_features)."""

@@ -1,4 +1,4 @@
-"""Base classes for layers: ``Parameter``, ``Module`` and ``Sequential``.
+"""Base classes: ``Parameter``, ``Module`` and the containers ``Sequential``, ``Concat``, ``Residual``.
 
 A layer is a thin object around the pure functional kernels: it owns its
 parameters (each a :class:`Parameter` holding ``.data`` and ``.grad`` side by
@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from ._validate import check_array, check_int, check_same_shape
+from .init import is_meta_array
 
 
 class Parameter:
@@ -38,16 +39,21 @@ class Parameter:
     def __init__(self, data: np.ndarray, requires_grad: bool = True) -> None:
         check_array(data, "data")
         self.data = data
-        self.grad = np.zeros_like(data)
         self.requires_grad = bool(requires_grad)
+        self.zero_grad()
 
     @property
     def shape(self) -> tuple[int, ...]:
         return self.data.shape
 
+    @property
+    def is_meta(self) -> bool:
+        """Whether this parameter has a shape but no values (built inside :func:`cnnlab.init.meta`)."""
+        return is_meta_array(self.data)
+
     def zero_grad(self) -> None:
-        """Reset the accumulated gradient to zeros."""
-        self.grad = np.zeros_like(self.data)
+        """Reset the accumulated gradient to zeros (a meta parameter's stays shape-only)."""
+        self.grad = self.data if self.is_meta else np.zeros_like(self.data)
 
     def accumulate(self, grad: np.ndarray) -> None:
         """Add ``grad`` to ``self.grad`` (shapes must agree)."""
@@ -90,6 +96,7 @@ class Module:
         raise NotImplementedError
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
+        check_not_meta(self)
         return self.forward(x)
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -112,6 +119,14 @@ class Module:
         check_array(dout, "dout")
         check_same_shape(dout, "dout", self._out_shape)
         return self._cache
+
+    def child_shapes(self, input_shape: tuple[int, ...]) -> list[tuple[str, Module, tuple]]:
+        """How an input of ``input_shape`` reaches each child: ``(name, child, its input shape)``.
+
+        A leaf layer returns ``[]``. Containers override this so that
+        :func:`cnnlab.analysis.summary` can walk them with shapes alone.
+        """
+        return []
 
     # --- structure ---------------------------------------------------------
     def named_children(self) -> Iterator[tuple[str, Module]]:
@@ -209,6 +224,16 @@ class Module:
         return f"{type(self).__name__}(\n" + "\n".join(lines) + "\n)"
 
 
+def check_not_meta(model: Module) -> None:
+    """Raise ``RuntimeError`` if ``model`` has shape-only parameters (see :func:`cnnlab.init.meta`)."""
+    for name, p in model.named_parameters():
+        if p.is_meta:
+            raise RuntimeError(f"{type(model).__name__} was built inside cnnlab.init.meta(): "
+                               f"parameter {name!r} {p.shape} has a shape but no values, so the "
+                               f"model can be summarised but not run or trained (build it "
+                               f"without meta)")
+
+
 def check_dtype(dtype) -> np.dtype:
     """Return ``np.dtype(dtype)`` if it is float32 or float64 (a layer's parameter dtype)."""
     try:
@@ -288,6 +313,13 @@ class Sequential(Module):
             shape = layer.output_shape(shape)
         return shape
 
+    def child_shapes(self, input_shape: tuple[int, ...]) -> list[tuple[str, Module, tuple]]:
+        trace, shape = [], tuple(input_shape)
+        for name, layer in self.named_children():
+            trace.append((name, layer, shape))
+            shape = tuple(layer.output_shape(shape))
+        return trace
+
     def __len__(self) -> int:
         return len(self.layers)
 
@@ -298,3 +330,144 @@ class Sequential(Module):
         if isinstance(index, slice):
             return Sequential(*self.layers[index])
         return self.layers[index]
+
+
+class Identity(Module):
+    """Return the input unchanged (a placeholder, e.g. an identity shortcut)."""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        check_array(x, "x")
+        return self._save(None, x)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        self._load(dout)
+        return dout
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        return check_input_shape(input_shape, None, "Identity")
+
+
+def _check_modules(modules, name: str) -> list[Module]:
+    for i, m in enumerate(modules):
+        if not isinstance(m, Module):
+            raise TypeError(f"{name}[{i}] must be a Module, got {type(m).__name__}")
+    return list(modules)
+
+
+class Concat(Module):
+    """Run every branch on the same input and concatenate the outputs along channels.
+
+    This is the shape of an Inception module: ``out = [b_0(x), b_1(x), ...]``
+    stacked on axis 1. The branches' outputs must agree on every other axis.
+    ``backward`` splits ``dout`` by channel and *sums* the branches' input
+    gradients, since ``x`` fed all of them.
+    """
+
+    def __init__(self, *branches: Module) -> None:
+        super().__init__()
+        self.branches = _check_modules(branches, "branches")
+        if not self.branches:
+            raise ValueError("branches: Concat needs at least one branch, got none")
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        for i, branch in enumerate(self.branches):
+            yield str(i), branch
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        outs = [branch.forward(x) for branch in self.branches]
+        self._check_merge([o.shape for o in outs])
+        return self._save([o.shape[1] for o in outs], np.concatenate(outs, axis=1))
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        widths = self._load(dout)
+        parts = np.split(dout, np.cumsum(widths)[:-1], axis=1)
+        dx = None
+        for branch, part in zip(self.branches, parts):
+            d = branch.backward(part)
+            dx = d if dx is None else dx + d
+        return dx
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        shapes = [tuple(b.output_shape(input_shape)) for b in self.branches]
+        self._check_merge(shapes)
+        return (shapes[0][0], sum(s[1] for s in shapes), *shapes[0][2:])
+
+    def child_shapes(self, input_shape: tuple[int, ...]) -> list[tuple[str, Module, tuple]]:
+        return [(name, b, tuple(input_shape)) for name, b in self.named_children()]
+
+    @staticmethod
+    def _check_merge(shapes: list[tuple[int, ...]]) -> None:
+        rest = {(s[0], *s[2:]) for s in shapes}
+        if len(rest) > 1 or any(len(s) < 2 for s in shapes):
+            raise ValueError(f"branches: outputs must agree on every axis but channels "
+                             f"(axis 1) to be concatenated, got shapes {shapes}")
+
+
+class Residual(Module):
+    """``activation(body(x) + shortcut(x))``: a residual (skip) connection.
+
+    Parameters
+    ----------
+    body : Module
+        The residual function ``F``.
+    shortcut : Module or None, default None
+        ``None`` is the identity skip; a module (e.g. a strided 1x1 convolution
+        and batch norm) projects ``x`` when ``F`` changes its shape.
+    activation : Module or None, default None
+        Applied after the addition (ResNet uses ReLU there).
+
+    Notes
+    -----
+    The backward pass adds the two routes: with ``g`` the gradient after the
+    activation, ``dx = body.backward(g) + shortcut.backward(g)`` (just ``g``
+    for the identity), so the skip passes ``g`` on unchanged.
+    """
+
+    def __init__(self, body: Module, shortcut: Module | None = None,
+                 activation: Module | None = None) -> None:
+        super().__init__()
+        for name, m in (("body", body), ("shortcut", shortcut), ("activation", activation)):
+            if not isinstance(m, Module) and not (m is None and name != "body"):
+                raise TypeError(f"{name} must be a Module{'' if name == 'body' else ' or None'}, "
+                                f"got {type(m).__name__}")
+        self.body = body
+        self.shortcut = shortcut
+        self.activation = activation
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        check_array(x, "x")
+        y = self.body.forward(x)
+        skip = x if self.shortcut is None else self.shortcut.forward(x)
+        self._check_add(y.shape, skip.shape)
+        out = y + skip
+        if self.activation is not None:
+            out = self.activation.forward(out)
+        return self._save(None, out)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        self._load(dout)
+        g = dout if self.activation is None else self.activation.backward(dout)
+        dx = self.body.backward(g)
+        return dx + (g if self.shortcut is None else self.shortcut.backward(g))
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        y = tuple(self.body.output_shape(input_shape))
+        skip = tuple(input_shape) if self.shortcut is None else tuple(
+            self.shortcut.output_shape(input_shape))
+        self._check_add(y, skip)
+        return y if self.activation is None else tuple(self.activation.output_shape(y))
+
+    def child_shapes(self, input_shape: tuple[int, ...]) -> list[tuple[str, Module, tuple]]:
+        shape = tuple(input_shape)
+        trace = [("body", self.body, shape)]
+        if self.shortcut is not None:
+            trace.append(("shortcut", self.shortcut, shape))
+        if self.activation is not None:
+            trace.append(("activation", self.activation, tuple(self.body.output_shape(shape))))
+        return trace
+
+    def _check_add(self, body_shape: tuple, skip_shape: tuple) -> None:
+        if tuple(body_shape) != tuple(skip_shape):
+            hint = (" (give a projection shortcut)" if self.shortcut is None else "")
+            raise ValueError(f"body output shape {tuple(body_shape)} does not match the "
+                             f"shortcut's {tuple(skip_shape)}{hint}")

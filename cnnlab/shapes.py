@@ -118,7 +118,8 @@ def pool_output_size(size: int, kernel_size: int, stride: int | None = None,
 
 
 def resolve_padding(padding: Padding, kernel_size: tuple[int, int] | int,
-                    stride: tuple[int, int] | int = 1) -> tuple[int, int, int, int]:
+                    stride: tuple[int, int] | int = 1,
+                    dilation: tuple[int, int] | int = 1) -> tuple[int, int, int, int]:
     """Turn a padding specification into explicit ``(top, bottom, left, right)``.
 
     Parameters
@@ -128,6 +129,7 @@ def resolve_padding(padding: Padding, kernel_size: tuple[int, int] | int,
         ``"same"`` keeps the spatial size (stride 1 only, as in PyTorch).
     kernel_size : (int, int) or int
     stride : (int, int) or int, default 1
+    dilation : (int, int) or int, default 1
 
     Returns
     -------
@@ -136,7 +138,8 @@ def resolve_padding(padding: Padding, kernel_size: tuple[int, int] | int,
 
     Notes
     -----
-    For ``"same"`` the total padding along an axis is ``k - 1``, split as
+    For ``"same"`` the total padding along an axis is ``d(k - 1)`` (``k - 1``
+    without dilation), split as
     ``before = (k - 1) // 2`` and ``after = (k - 1) - before``: an even kernel
     gets the extra row/column at the bottom/right, exactly like PyTorch's
     ``padding='same'``.
@@ -148,6 +151,7 @@ def resolve_padding(padding: Padding, kernel_size: tuple[int, int] | int,
     """
     kh, kw = as_pair(kernel_size, "kernel_size", 1)
     sh, sw = as_pair(stride, "stride", 1)
+    dh, dw = as_pair(dilation, "dilation", 1)
     if isinstance(padding, str):
         if padding == "valid":
             return (0, 0, 0, 0)
@@ -155,7 +159,7 @@ def resolve_padding(padding: Padding, kernel_size: tuple[int, int] | int,
             if (sh, sw) != (1, 1):
                 raise ValueError(f"padding='same' needs stride 1 (as in PyTorch), "
                                  f"got stride {(sh, sw)}")
-            th, tw = kh - 1, kw - 1
+            th, tw = dh * (kh - 1), dw * (kw - 1)
             return (th // 2, th - th // 2, tw // 2, tw - tw // 2)
         raise ValueError(f"padding must be an int, a pair of ints, 'same' or 'valid', "
                          f"got {padding!r}")
@@ -172,7 +176,8 @@ def _spatial(input_shape, name: str = "input_shape") -> tuple[int, ...]:
 
 def conv2d_output_shape(input_shape: tuple[int, ...], out_channels: int,
                         kernel_size: int | tuple[int, int], stride: int | tuple[int, int] = 1,
-                        padding: Padding = 0) -> tuple[int, ...]:
+                        padding: Padding = 0,
+                        dilation: int | tuple[int, int] = 1) -> tuple[int, ...]:
     """Shape of a 2-D convolution's output.
 
     Parameters
@@ -182,6 +187,7 @@ def conv2d_output_shape(input_shape: tuple[int, ...], out_channels: int,
     kernel_size : int or (int, int)
     stride : int or (int, int), default 1
     padding : int, (int, int), "same" or "valid", default 0
+    dilation : int or (int, int), default 1
 
     Returns
     -------
@@ -197,10 +203,11 @@ def conv2d_output_shape(input_shape: tuple[int, ...], out_channels: int,
     out_channels = check_int(out_channels, "out_channels", 1)
     kh, kw = as_pair(kernel_size, "kernel_size", 1)
     sh, sw = as_pair(stride, "stride", 1)
-    top, bottom, left, right = resolve_padding(padding, (kh, kw), (sh, sw))
+    dh, dw = as_pair(dilation, "dilation", 1)
+    top, bottom, left, right = resolve_padding(padding, (kh, kw), (sh, sw), (dh, dw))
     h, w = shape[-2:]
-    ho = _window_count(h, kh, sh, top, bottom, size_name="input height")
-    wo = _window_count(w, kw, sw, left, right, size_name="input width")
+    ho = _window_count(h, kh, sh, top, bottom, dh, size_name="input height")
+    wo = _window_count(w, kw, sw, left, right, dw, size_name="input width")
     return shape[:-3] + (out_channels, ho, wo)
 
 
