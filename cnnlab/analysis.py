@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from ._validate import as_pair, check_int
-from .layers import AvgPool2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU, Sigmoid, Tanh
+from .layers import (AvgPool2d, Conv1d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU, Sigmoid,
+                     Tanh)
 from .module import Module, Sequential
 from .norm import BatchNorm1d, BatchNorm2d
 from .shapes import resolve_padding
@@ -77,8 +78,17 @@ def _rf_layers(layers, axis: int, prefix: str = "") -> Iterator[tuple]:
         elif isinstance(layer, (Flatten, Linear)):
             yield None
             return
+        elif isinstance(layer, Conv1d):
+            if axis != 0:
+                raise ValueError(f"axis: {name}: Conv1d has one spatial axis (0), got axis {axis}")
+            pad = layer.padding if isinstance(layer.padding, str) else (0, layer.padding[0])
+            pads = resolve_padding(pad, (1, *layer.kernel_size), (1, *layer.stride),
+                                   (1, *layer.dilation))[2:]
+            yield (f"{name}: Conv1d", layer.kernel_size[0], layer.stride[0], layer.dilation[0],
+                   *pads)
         elif isinstance(layer, (Conv2d, MaxPool2d, AvgPool2d)):
-            pads = resolve_padding(layer.padding, layer.kernel_size, layer.stride)
+            pads = resolve_padding(layer.padding, layer.kernel_size, layer.stride,
+                                   getattr(layer, "dilation", 1))
             dilation = as_pair(getattr(layer, "dilation", 1), "dilation", 1)
             yield (f"{name}: {type(layer).__name__}", layer.kernel_size[axis],
                    layer.stride[axis], dilation[axis], *pads[2 * axis:2 * axis + 2])

@@ -85,10 +85,10 @@ class Conv2d(Module):
         else:
             self.kernel_size = (check_int(kernel_size, "kernel_size", 1),)
             self.stride = (check_int(stride, "stride", 1),)
-            self.padding = (padding if isinstance(padding, str) and padding in ("same", "valid")
-                            else (check_int(padding, "padding", 0),))
             if isinstance(padding, str) and padding not in ("same", "valid"):
                 raise ValueError(f"padding must be 'same', 'valid' or an int, got {padding!r}")
+            self.padding = padding if isinstance(padding, str) else (
+                check_int(padding, "padding", 0),)
             self.dilation = (check_int(dilation, "dilation", 1),)
             if self.padding == "same" and self.stride != (1,):
                 raise ValueError(f"padding='same' needs stride 1 (as in PyTorch), "

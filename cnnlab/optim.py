@@ -38,6 +38,9 @@ class Optimizer:
         for i, p in enumerate(self.params):
             if not isinstance(p, Parameter):
                 raise TypeError(f"params[{i}] must be a Parameter, got {type(p).__name__}")
+            if p.is_meta:
+                raise RuntimeError(f"params[{i}] {p.shape} was built inside cnnlab.init.meta(): "
+                                   f"it has a shape but no values to train")
         self.lr = check_float(lr, "lr", 0.0, low_inclusive=False)
         self.state: list[dict] = [{} for _ in self.params]
 

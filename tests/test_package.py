@@ -11,7 +11,8 @@ import pytest
 import cnnlab
 
 MODULES = ["shapes", "conv", "pool", "activations", "linear", "losses", "gradcheck", "module",
-           "layers", "norm", "init", "optim", "analysis", "filters", "data", "train", "explorers", "viz"]
+           "layers", "norm", "init", "optim", "analysis", "filters", "data", "train", "explorers", "viz",
+           "classic"]
 
 
 def test_core_imports_numpy_only():
