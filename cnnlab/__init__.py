@@ -6,16 +6,21 @@ out_channels, kernel_size, stride, padding)``, ``parameters()``, ``zero_grad()``
 
 =================  ==========================================================
 ``shapes``         output sizes and padding ("same"/"valid") of conv and pool
-``conv``           2-D convolution (cross-correlation): naive and fast kernels
+``conv``           2-D and 1-D convolution (cross-correlation) with stride,
+                   padding, dilation and groups: naive and fast kernels
 ``pool``           max and average pooling: naive and fast kernels
 ``activations``    ReLU, sigmoid, tanh
 ``linear``         affine layer and flatten
 ``losses``         softmax, log-softmax, cross-entropy, mean squared error
 ``gradcheck``      central-difference gradient checking
-``module``         ``Parameter``, ``Module`` and ``Sequential``
+``module``         ``Parameter``, ``Module`` and the containers ``Sequential``,
+                   ``Concat`` (Inception branches) and ``Residual`` (skips)
 ``layers``         layer classes over the functional kernels
-``norm``           batch normalisation
-``init``           He and Xavier initialisation
+``norm``           batch normalisation, local response normalisation
+``init``           He and Xavier initialisation; ``meta()`` shape-only models
+``classic``        the 1998 LeNet-5's layers (partial C3 table, subsampling, RBF)
+``blocks``         ResNet's BasicBlock and Bottleneck
+``models``         LeNet-5, AlexNet, VGG-16, GoogLeNet, ResNet-50, MobileNet v1
 ``data``           MNIST sample (offline), MNIST/Fashion-MNIST/CIFAR-10 downloads
 ``filters``        classic image filters (edges, blur, sharpen) and a sample photo
 ``optim``          SGD (momentum, weight decay) and Adam
@@ -33,11 +38,11 @@ functions named like their module (``gradcheck.gradcheck``, ``linear.linear``)
 are not, so that ``cnnlab.gradcheck`` and ``cnnlab.linear`` stay modules.
 """
 from .activations import relu, sigmoid, tanh
-from .conv import conv2d, conv2d_naive, convolve2d
-from .layers import (AvgPool2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU, Sigmoid,
-                     Tanh)
+from .conv import conv1d, conv2d, conv2d_naive, convolve2d
+from .layers import (AvgPool2d, Conv1d, Conv2d, Dropout, Flatten, GlobalAvgPool2d, Linear,
+                     MaxPool2d, ReLU, Sigmoid, Tanh)
 from .losses import CrossEntropyLoss, MSELoss, cross_entropy, log_softmax, mse, softmax
-from .module import Module, Parameter, Sequential
+from .module import Concat, Identity, Module, Parameter, Residual, Sequential
 from .norm import BatchNorm1d, BatchNorm2d
 from .optim import SGD, Adam
 from .pool import avg_pool2d, max_pool2d
@@ -48,9 +53,10 @@ from .analysis import (conv2d_parameters, count_parameters, linear_parameters, r
 __version__ = "0.1.0"
 
 __all__ = [
-    "Adam", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv2d", "CrossEntropyLoss", "Dropout",
-    "Flatten", "Linear", "MSELoss", "MaxPool2d", "Module", "Parameter", "ReLU", "SGD",
-    "Sequential", "Sigmoid", "Tanh", "avg_pool2d", "conv2d", "conv2d_naive", "conv2d_output_shape",
+    "Adam", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Concat", "Conv1d", "Conv2d",
+    "CrossEntropyLoss", "Dropout", "Flatten", "GlobalAvgPool2d", "Identity", "Linear", "MSELoss",
+    "MaxPool2d", "Module", "Parameter", "ReLU", "Residual", "SGD", "Sequential", "Sigmoid", "Tanh",
+    "avg_pool2d", "conv1d", "conv2d", "conv2d_naive", "conv2d_output_shape",
     "conv2d_parameters", "conv_output_size", "convolve2d", "count_parameters", "cross_entropy",
     "linear_parameters", "log_softmax", "max_pool2d", "mse",
     "pool2d_output_shape", "pool_output_size", "receptive_field", "relu", "sigmoid", "softmax", "summary", "tanh",
