@@ -8,7 +8,7 @@ PYTEST := $(PY) -m pytest
 # Inline figures vanish in kernels started with MPLBACKEND=Agg.
 unexport MPLBACKEND
 
-.PHONY: book test unit nbval build browser notebooks check-notebooks bench vendor venv clean help
+.PHONY: book test unit nbval build browser standalone notebooks check-notebooks bench vendor venv clean help
 
 help:
 	@echo "make book       build the HTML book into _build/html (creates .venv)"
@@ -61,9 +61,15 @@ nbval:
 browser:
 	$(PYTEST) tests/test_browser.py
 
+# Every notebook from a fresh kernel of a separate environment holding only the
+# "book" extra (non-editable install): what a learner on Binder or Colab gets.
+standalone:
+	$(PY) tools/run_standalone.py --python $(PYTHON)
+
 test: $(VENV)/.dev-installed vendor
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory nbval
+	$(MAKE) --no-print-directory standalone
 	$(MAKE) --no-print-directory build
 	$(MAKE) --no-print-directory browser
 
