@@ -21,6 +21,8 @@ out_channels, kernel_size, stride, padding)``, ``parameters()``, ``zero_grad()``
 ``classic``        the 1998 LeNet-5's layers (partial C3 table, subsampling, RBF)
 ``blocks``         ResNet's BasicBlock and Bottleneck
 ``models``         LeNet-5, AlexNet, VGG-16, GoogLeNet, ResNet-50, MobileNet v1
+``exercises``      answer checkers for the book's exercises: ``check(id, answer)``
+``cli``            the ``cnnlab`` command (``summary``, ``train``, ``data fetch``)
 ``data``           MNIST sample (offline), MNIST/Fashion-MNIST/CIFAR-10 downloads
 ``filters``        classic image filters (edges, blur, sharpen) and a sample photo
 ``optim``          SGD (momentum, weight decay) and Adam

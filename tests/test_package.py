@@ -12,7 +12,7 @@ import cnnlab
 
 MODULES = ["shapes", "conv", "pool", "activations", "linear", "losses", "gradcheck", "module",
            "layers", "norm", "init", "optim", "analysis", "filters", "data", "train", "explorers", "viz",
-           "classic", "blocks", "models"]
+           "classic", "blocks", "models", "cli", "exercises"]
 
 
 def test_core_imports_numpy_only():

@@ -1,0 +1,186 @@
+"""The core of the exercise checkers: `Checker`, the registry `EXERCISES` and `_add`.
+
+The chapter modules register their checkers with `_add`; `cnnlab.exercises` re-exports the
+public names.  This module imports nothing else from the package, so no import cycle can form."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Callable
+
+import numpy as np
+
+CORRECT = "✓ Correct."
+NOT_YET = "✗ Not yet: "
+KINDS = ("number", "array", "function")
+
+
+def _format_shape(shape: tuple[int, ...]) -> str:
+    if len(shape) == 1:
+        return f"{shape[0]} values"
+    return "a " + "×".join(str(n) for n in shape) + " array"
+
+
+@dataclass
+class Checker:
+    """How to check one exercise (or one part of it).
+
+    Attributes
+    ----------
+    id : str
+        ``"ex-<slug>-<name>"`` or ``"ex-<slug>-<name>:<part>"``.
+    title, chapter : str
+        What is asked, and the notebook (``book/<chapter>.ipynb``).
+    kind : {"number", "array", "function"}
+    hint : str
+        A general hint, shown when no targeted hint applies.
+    expected : callable () -> value
+        Computes the answer (with ``cnnlab``); for a function, the reference function.
+    mistakes : callable () -> list of (value, hint)
+        Likely wrong answers, computed from the mistaken formula, with their hints.
+    rtol, atol : float
+        Tolerances of ``numpy.isclose``.
+    integer : bool
+        The answer is a whole number (a size or a count), compared exactly.
+    alternatives : callable () -> list of values
+        Other answers that are also right.
+    normalize : callable, optional
+        Applied to a numeric answer first (e.g. ``abs``, or percent to fraction).
+    inputs : list of tuple
+        Arguments the function is called with (function checkers).
+    arg_names : tuple of str
+        Names used to show a failing input.
+    input_hints : callable (args) -> str or None
+        A targeted hint for a failing input of a function checker.
+    """
+
+    id: str
+    title: str
+    chapter: str
+    kind: str
+    hint: str
+    expected: Callable[[], Any]
+    mistakes: Callable[[], list] = list
+    rtol: float = 1e-6
+    atol: float = 0.0
+    integer: bool = False
+    alternatives: Callable[[], list] = list
+    normalize: Callable[[float], float] | None = None
+    inputs: list[tuple] = field(default_factory=list)
+    arg_names: tuple[str, ...] = ()
+    input_hints: Callable[[tuple], str | None] | None = None
+
+    def __post_init__(self) -> None:
+        if self.integer:  # counts and sizes are exact: 1,000,001 is not 1,000,000
+            self.rtol, self.atol = 0.0, 1e-9
+
+    @property
+    def label(self) -> str:
+        """The exercise's label in the book (the id without its part)."""
+        return self.id.split(":")[0]
+
+    @cached_property
+    def answer(self):
+        """The expected value (or reference function), computed once."""
+        value = self.expected()
+        return value if self.kind == "function" else np.asarray(value, dtype=np.float64)
+
+    def _close(self, a: np.ndarray, b) -> bool:
+        b = np.asarray(b, dtype=np.float64)
+        return a.shape == b.shape and bool(np.allclose(a, b, rtol=self.rtol, atol=self.atol))
+
+    def _targeted(self, a: np.ndarray) -> str | None:
+        """The hints of every listed mistake that gives ``a`` (several slips can collide)."""
+        found = []
+        for value, message in self.mistakes():
+            value = np.squeeze(np.asarray(value, dtype=np.float64))
+            if self.normalize is not None:
+                value = np.asarray(self.normalize(value), dtype=np.float64)
+            if self._close(value, np.squeeze(self.answer)):
+                continue  # a "mistake" that happens to give the right value is no mistake
+            if self._close(a, value) and message not in found:
+                found.append(message)
+        return "; or ".join(found) if found else None
+
+    def verdict(self, answer) -> tuple[bool, str]:
+        """Return ``(correct, message)`` without printing."""
+        if self.kind == "function":
+            return self._verdict_function(answer)
+        if callable(answer):
+            return False, ("expected a value, got a function: call it and pass the result")
+        try:
+            a = np.asarray(answer, dtype=np.float64)
+        except (TypeError, ValueError):
+            what = "a number" if self.kind == "number" else "an array of numbers"
+            return False, f"expected {what}, got {type(answer).__name__} {answer!r}"
+        if isinstance(answer, (bool, np.bool_)):
+            return False, "expected a number, got a bool"
+        if np.isnan(a).any():
+            return False, "your answer contains NaN: somewhere a calculation overflowed or divided 0 by 0"
+        want = np.squeeze(self.answer)
+        a = np.squeeze(a)
+        if self.kind == "number" and a.ndim:
+            return False, f"expected a single number, got an array of shape {np.shape(answer)}"
+        if a.shape != want.shape:
+            return False, (f"expected {_format_shape(want.shape)}, got shape {np.shape(answer)}. "
+                           + self.hint)
+        if self.normalize is not None:
+            a = np.asarray(self.normalize(a), dtype=np.float64)
+        if self._close(a, want) or any(self._close(a, np.squeeze(np.asarray(v, dtype=np.float64)))
+                                        for v in self.alternatives()):
+            return True, CORRECT
+        targeted = self._targeted(a)
+        if targeted is not None:
+            return False, targeted
+        if self.integer and not np.allclose(a, np.round(a)):
+            return False, ("the answer is a whole number (a size or a count): check for a missing "
+                           "floor, or a division that should come out even. " + self.hint)
+        if self.kind == "number":
+            side = "large" if a > want else "small"
+            return False, f"your value is too {side}. {self.hint}"
+        wrong = ~np.isclose(a, want, rtol=self.rtol, atol=self.atol)
+        first = tuple(int(i) for i in np.argwhere(wrong)[0])
+        where = f"index {first[0]}" if len(first) == 1 else f"index {first}"
+        return False, (f"{int(wrong.sum())} of {wrong.size} entries are not right yet "
+                       f"(the first at {where}). {self.hint}")
+
+    def _show(self, args: tuple) -> str:
+        names = self.arg_names or tuple(f"arg{i}" for i in range(len(args)))
+        return ", ".join(f"{n}={v!r}" for n, v in zip(names, args))
+
+    def _verdict_function(self, func) -> tuple[bool, str]:
+        if not callable(func):
+            return False, (f"expected a function (def ...), got {type(func).__name__}: pass the "
+                           f"function itself, without calling it")
+        reference = self.answer
+        for args in self.inputs:
+            shown = self._show(args)
+            try:
+                got = func(*args)
+            except Exception as err:  # the student's code: report, never crash
+                return False, f"for the input {shown} your function raised {type(err).__name__}: {err}"
+            try:
+                value = np.asarray(got, dtype=np.float64)
+            except (TypeError, ValueError):
+                return False, (f"for the input {shown} your function returned "
+                               f"{type(got).__name__}, not a number")
+            want = np.asarray(reference(*args), dtype=np.float64)
+            if value.shape != want.shape or not np.allclose(value, want, rtol=self.rtol,
+                                                            atol=self.atol):
+                extra = self.input_hints(args) if self.input_hints else None
+                return False, (f"for the input {shown} your function returned {got!r}, which is "
+                               f"not right. {extra or self.hint}")
+        return True, CORRECT
+
+
+EXERCISES: dict[str, Checker] = {}
+
+
+def _add(label: str, part: str | None, title: str, chapter: str, kind: str, hint: str,
+         expected: Callable[[], Any], **options) -> None:
+    key = label if part is None else f"{label}:{part}"
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    if key in EXERCISES:
+        raise ValueError(f"exercise id {key!r} is registered twice")
+    EXERCISES[key] = Checker(key, title, chapter, kind, hint, expected, **options)
