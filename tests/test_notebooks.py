@@ -87,3 +87,38 @@ def test_executor_merges_split_stream_outputs():
     merged = execute_notebooks.coalesce_streams(outs)
     assert [(o.name, o.text) for o in merged] == [("stdout", "a\nb\n"), ("stderr", "warn\n"),
                                                   ("stdout", "c\n")]
+
+
+def test_every_notebook_starts_with_the_colab_install_cell():
+    """tools/colab_cell.py --check: the first cell installs cnnlab on Colab, from _config.yml's repo."""
+    import colab_cell
+    assert colab_cell.main(["--check"]) == 0, "run: python tools/colab_cell.py"
+    url, branch = colab_cell.repository()
+    for path in NOTEBOOKS:
+        first = json.loads(path.read_text(encoding="utf-8"))["cells"][0]
+        assert first["id"] == colab_cell.CELL_ID and first["metadata"]["tags"] == ["remove-cell"]
+        assert f"git+{url}@{branch}" in "".join(first["source"]), path.name
+        assert not first["outputs"], f"{path.name}: the install cell printed something"
+
+
+def test_colab_cell_does_nothing_outside_colab():
+    import colab_cell
+    from IPython.core.inputtransformer2 import TransformerManager
+    code = TransformerManager().transform_cell(colab_cell.cell_source())
+    calls = []
+    namespace = {"get_ipython": lambda: type("Shell", (), {
+        "run_line_magic": staticmethod(lambda *a: calls.append(a))})()}
+    exec(code, namespace)
+    assert calls == []
+    sys.modules["google.colab"] = type(sys)("google.colab")
+    try:
+        exec(code, namespace)
+    finally:
+        del sys.modules["google.colab"]
+    assert calls and calls[0][0] == "pip" and "cnnlab[book] @ git+" in calls[0][1]
+
+
+def test_every_checkable_exercise_shows_its_check_calls():
+    """tools/exercise_checks.py --check: the exercise text lists each registered checker."""
+    import exercise_checks
+    assert exercise_checks.main(["--check"]) == 0, "run: python tools/exercise_checks.py"
