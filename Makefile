@@ -8,12 +8,14 @@ PYTEST := $(PY) -m pytest
 # Inline figures vanish in kernels started with MPLBACKEND=Agg.
 unexport MPLBACKEND
 
-.PHONY: book test unit nbval build browser standalone notebooks check-notebooks bench vendor venv clean help
+.PHONY: book test unit nbval build browser standalone notebooks check-notebooks bench vendor venv clean help \
+        student tag-solutions
 
 help:
 	@echo "make book       build the HTML book into _build/html (creates .venv)"
 	@echo "make test       unit tests, nbval on every notebook, book build, browser test"
 	@echo "make notebooks  re-execute every notebook in place, deterministically"
+	@echo "make student    the student edition (no solutions): _student/ and _build/student/html"
 	@echo "make bench      time cnnlab against PyTorch; writes benchmarks/results/latest.json"
 
 # --- environments ----------------------------------------------------------
@@ -49,6 +51,16 @@ book: $(VENV)/.book-installed vendor
 	@echo "The book is built. Open file://$(CURDIR)/_build/html/index.html"
 	@echo "or serve it: $(PY) -m http.server -d _build/html 8000"
 
+# --- the student edition ---------------------------------------------------
+# The notebooks without their cells tagged "solution", a NotImplementedError cell in place of each
+# code solution, built like `make build` with sphinx-exercise's hide_solutions on
+# (tools/student_config.yml). `make tag-solutions` keeps the tags in step with the markers.
+student: $(VENV)/.book-installed vendor
+	$(PY) tools/make_student.py
+
+tag-solutions: $(VENV)/.book-installed
+	$(PY) tools/tag_solutions.py
+
 # --- tests -----------------------------------------------------------------
 unit:
 	$(PYTEST) -n 2 tests --ignore=tests/test_browser.py
@@ -67,6 +79,7 @@ standalone:
 	$(PY) tools/run_standalone.py --python $(PYTHON)
 
 test: $(VENV)/.dev-installed vendor
+	$(MAKE) --no-print-directory student
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory nbval
 	$(MAKE) --no-print-directory standalone
@@ -85,4 +98,4 @@ bench: $(VENV)/.dev-installed
 	$(PY) benchmarks/bench.py
 
 clean:
-	rm -rf _build _vendor
+	rm -rf _build _vendor _student .venv-standalone

@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="change nothing; exit 1 if a notebook lacks an up-to-date cell")
     args = parser.parse_args(argv)
     stale = []
-    for path in args.notebooks or toc_notebooks():
+    for path in [p.resolve() for p in args.notebooks] or toc_notebooks():
         nb = nbformat.read(path, as_version=4)
         if updated(nb):
             stale.append(path.relative_to(ROOT).as_posix())
