@@ -5,7 +5,7 @@ Layout is NCHW with weights ``(C_out, C_in // groups, kH, kW)``, as in
 the 1-D versions (``conv1d*``, NCL) run the 2-D kernels on a height-1 view.
 ``conv2d_naive`` and ``conv2d_backward_naive`` spell out the sums with loops;
 ``conv2d_forward`` / ``conv2d_backward`` compute the same numbers with im2col
-and one matrix product per pass (helpers in :mod:`cnnlab._im2col`), and are
+and one matrix product per pass (helpers in ``cnnlab._im2col``), and are
 tested equal to the loops.
 """
 from __future__ import annotations
@@ -155,7 +155,7 @@ def conv2d_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = 
     samples).  Then a single GEMM gives every output at once:
     ``out_cols = W_mat @ cols`` with ``W_mat = weight.reshape(C_out, C_in*kH*kW)``,
     ``(C_out, K) @ (K, N*H_out*W_out)``, which is reordered to NCHW while the
-    bias is added.  :mod:`cnnlab._im2col` picks the column order per shape.
+    bias is added.  ``cnnlab._im2col`` picks the column order per shape.
     Dilation only changes which pixels each kernel offset copies.  With
     ``groups = G`` the rows of ``cols`` and of ``W_mat`` split into ``G`` blocks
     and the product becomes ``G`` stacked ones, ``(G, C_out/G, K/G) @ (G, K/G, M)``.
@@ -190,7 +190,7 @@ def conv2d_backward(dout: np.ndarray,
     Returns
     -------
     dx : (N, C_in, H, W) ndarray
-    dweight : (C_out, C_in, kH, kW) ndarray
+    dweight : (C_out, C_in // groups, kH, kW) ndarray
     dbias : (C_out,) ndarray or None
         ``None`` when the forward pass had no bias.
 

@@ -219,6 +219,10 @@ COMPACT_CSS = (
     ".cnnlab-sw .r i.e{border-color:#dddddd}"
     ".cnnlab-sw .r i.d{background:#dff0d8;border-color:#888888}"
     ".cnnlab-sw .r i.o{background:#ffd98a;border-color:#888888}</style>")
+"""The ``<style>`` element of the compact frames; a page showing them must contain it.
+
+:meta hide-value:
+"""
 
 
 def _css_widget():

@@ -128,7 +128,7 @@ def alexnet(variant: str = "two-stream", *, num_classes: int = 1000, rng=None,
     -----
     The input is 3x227x227: the paper says 224, but then conv1 would give
     (224 - 11) / 4 + 1 = 54.25 positions; 227 gives the 55x55 of Figure 2.
-    LRN uses the paper's ``k=2, n=5, alpha=1e-4, beta=0.75``; :class:`LocalResponseNorm`
+    LRN uses the paper's ``k=2, n=5, alpha=1e-4, beta=0.75``; :class:`~cnnlab.norm.LocalResponseNorm`
     follows PyTorch in dividing alpha by n, hence ``alpha=5e-4``.
     """
     check_choice(variant, "variant", ("two-stream", "single-stream", "torchvision"))
@@ -163,7 +163,7 @@ def alexnet(variant: str = "two-stream", *, num_classes: int = 1000, rng=None,
 
 VGG16_CONFIG = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M",
                 512, 512, 512, "M")
-"""Column D of Table 1 in Simonyan & Zisserman: 3x3 conv widths, ``"M"`` a 2x2 max pool."""
+"""Column D of Table 1 in Simonyan & Zisserman (3x3 conv widths; ``"M"`` is a 2x2 max pool)."""
 
 
 def vgg16(*, num_classes: int = 1000, rng=None, dtype=np.float32,

@@ -1,7 +1,7 @@
 """Optimisers with PyTorch's exact update rules: ``SGD`` and ``Adam``.
 
 An optimiser keeps a list of :class:`~cnnlab.module.Parameter` objects and,
-on :meth:`step`, updates each ``p.data`` **in place** from ``p.grad`` (that is
+on :meth:`Optimizer.step`, updates each ``p.data`` **in place** from ``p.grad`` (that is
 its job: the layers see the new values without being told). Its own state
 (momentum, moments) is updated in place too; ``p.grad`` is only read.
 Parameters with ``requires_grad=False`` are skipped.
