@@ -51,7 +51,9 @@ print(f"ok: {len(probe)} code cells")
 '''
 
 # Pages that are about the book rather than chapters of it: they read its other files.
-SKIP = {"instructor_guide.ipynb": "reads _toc.yml and the other chapters"}
+# They run from a clone (locally or on Binder), not from a lone notebook (e.g. on Colab).
+SKIP = {"instructor_guide.ipynb": "reads _toc.yml and the other chapters",
+        "performance.ipynb": "reads the committed benchmarks/results/latest.json"}
 
 # Modules a notebook must never need: test tools and the PyTorch cross-check extra.
 FORBIDDEN = ("torch", "pytest", "nbval", "hypothesis", "playwright")
