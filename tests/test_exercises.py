@@ -118,6 +118,19 @@ SOLUTIONS = {
     "ex-resnet-skip-grad:jacobian": [[1.08, -0.03], [-0.02, 1.13]],
     "ex-resnet-projection:total": 173_824,
     "ex-resnet-projection:option_a": 0,
+    "ex-perf-columns:bytes": 115_605_504,
+    "ex-perf-columns:ratio": 9,
+    "ex-perf-columns:strided_ratio": 2.25,
+    "ex-perf-madds:forward": 30_720_000,
+    "ex-perf-madds:backward": 61_440_000,
+    "ex-perf-madds:flops": 184_320_000,
+    "ex-perf-layout:columns": [8_704, 4_096, 512],
+    "ex-perf-layout:extra": 0.0625,
+    "ex-perf-gemm-shapes:shapes": lambda x, w, s, p: np.array(
+        [(w[0], w[1] * w[2] * w[3], x[0] * ((x[2] + 2 * p - w[2]) // s + 1)
+          * ((x[3] + 2 * p - w[3]) // s + 1))])[:, [0, 1, 2, 0, 2, 1, 1, 0, 2]].reshape(3, 3),
+    "ex-perf-gemm-shapes:intensity_thin": 2.42,
+    "ex-perf-gemm-shapes:intensity_large": 28.77,
 }
 
 IDS = sorted(EXERCISES)
@@ -378,3 +391,23 @@ def test_core_stays_numpy_only():
             "bad = {'matplotlib', 'ipywidgets', 'torch'} & set(sys.modules)\n"
             "assert not bad, bad\n")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_performance_hints_name_the_slip(capsys):
+    cases = [("ex-perf-columns:bytes", 28_901_376, "bytes"),
+             ("ex-perf-columns:bytes", 12_845_056, "its own column"),
+             ("ex-perf-madds:backward", 30_720_000, "two backward products"),
+             ("ex-perf-madds:flops", 92_160_000, "two flops"),
+             ("ex-perf-layout:columns", [8_192, 4_096, 512], "wide order"),
+             ("ex-perf-layout:extra", 2 / 34, "useful work"),
+             ("ex-perf-gemm-shapes:intensity_thin", 1.21, "two flops")]
+    for key, answer, word in cases:
+        ok, printed = run(key, answer, capsys)
+        assert not ok and word in printed, (key, printed)
+    assert run("ex-perf-layout:extra", 6.25, capsys)[0]                     # percent accepted
+    ok, printed = run("ex-perf-gemm-shapes:shapes",
+                      lambda x, w, s, p: ((w[0], w[1] * w[2] * w[3], x[0] * x[2] * x[3]),) * 3,
+                      capsys)
+    assert not ok and "x_shape=" in printed and "your function returned" in printed
+    ok, printed = run("ex-perf-gemm-shapes:shapes", lambda x, w, s, p: [[1, 2], [3, 4]], capsys)
+    assert not ok and "not right" in printed

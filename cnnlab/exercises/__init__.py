@@ -36,6 +36,8 @@ Auto-checkable exercises (``list_exercises()`` prints the same, with kinds):
 - classic_architectures: ex-arch-vgg-block, ex-arch-inception, ex-arch-alexnet-conv1,
   ex-arch-separable
 - resnet_block: ex-resnet-params, ex-resnet-skip-grad, ex-resnet-projection
+- performance: ex-perf-columns, ex-perf-madds, ex-perf-layout,
+  ex-perf-gemm-shapes (a function and two numbers)
 
 Not checkable here (proofs, experiments, trained models or free-form answers):
 ex-conv-by-hand-stride, ex-conv-by-hand-flip, ex-conv-layer-sobel-layer,
@@ -141,3 +143,4 @@ def list_exercises(chapter: str | None = None) -> list[str]:
 # expected value is computed from the exercise's numbers with cnnlab; the "mistakes" are the same
 # computation with one typical slip, so that a hint can name the slip.
 from . import _foundations, _shapes_pooling, _learning, _architectures  # noqa: E402, F401
+from . import _performance  # noqa: E402, F401
