@@ -141,8 +141,8 @@ def meta_array(shape: Shape, dtype=np.float32) -> np.ndarray:
 
 
 def is_meta_array(a: np.ndarray) -> bool:
-    """Whether ``a`` came from :func:`meta_array` (read-only, every stride 0, several elements)."""
-    return (not a.flags.writeable and a.size > 1 and not any(a.strides))
+    """Whether ``a`` came from :func:`meta_array` (read-only, at least 1-D, every stride 0)."""
+    return not a.flags.writeable and a.ndim > 0 and a.size > 0 and not any(a.strides)
 
 
 def _check_shape(shape) -> Shape:

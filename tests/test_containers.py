@@ -192,8 +192,14 @@ def test_meta_parameters_use_no_memory_and_cannot_run():
         model(np.zeros((1, 3, 32, 32), np.float32))
     with pytest.raises(RuntimeError, match=r"params\[0\] \(4096, 25088\) was built inside"):
         SGD(big.parameters(), lr=0.1)
+    with init.meta():
+        single = Linear(3, 1)  # a one-element bias is shape-only too
+    assert single.bias.is_meta and single.weight.is_meta
     real = Linear(3, 2, rng=0)
     assert not real.weight.is_meta and real.weight.data.flags.writeable
+    frozen = np.ones(1)
+    frozen.flags.writeable = False  # a read-only array of one element is not meta
+    assert not init.is_meta_array(frozen) and not init.is_meta_array(np.float64(1.0)[()])
 
 
 def test_meta_context_restores_on_error():
