@@ -166,6 +166,10 @@ def _add_intro_note(path: Path) -> None:
     path.write_text("".join(lines), encoding="utf-8")
 
 
+# Files outside book/ that a chapter reads (the performance chapter reports the committed benchmark).
+NOTEBOOK_DATA = ("benchmarks/results/latest.json",)
+
+
 def write_student_tree(out: Path = STUDENT_SRC) -> list[Path]:
     """Write the student book source to ``out``; return the student notebooks written."""
     out = Path(out)
@@ -189,6 +193,9 @@ def write_student_tree(out: Path = STUDENT_SRC) -> list[Path]:
         dest.write_text(tag_solutions.write_text(student), encoding="utf-8")
         written.append(dest)
     shutil.copy2(ROOT / "_toc.yml", out / "_toc.yml")
+    for rel in NOTEBOOK_DATA:  # files outside book/ that chapters read, so the tree runs
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / rel, out / rel)
     root_page = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))["root"]
     intro = (out / root_page).with_suffix(".md")
     if intro.exists():
