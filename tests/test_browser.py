@@ -253,3 +253,17 @@ def test_conv_settings_explorer_responds(browser, server):
         assert not problems.console, problems.console
     finally:
         page.close()
+
+
+@pytest.mark.browser
+def test_notebook_pages_offer_download_and_launch_links():
+    """Each chapter page links its .ipynb (download) and opens it on Binder and Colab."""
+    notebooks = [p for p in toc_pages() if (ROOT / p).with_suffix(".ipynb").exists()]
+    assert len(notebooks) >= 12, notebooks
+    for page in notebooks:
+        html = (HTML / page).read_text(encoding="utf-8")
+        source = page.removesuffix(".html") + ".ipynb"
+        assert f'href="../_sources/{source}"' in html, f"{page}: no .ipynb download link"
+        assert (HTML / "_sources" / source).exists(), f"{page}: the .ipynb is not served"
+        assert "mybinder.org/v2/gh/" in html and f"urlpath=lab/tree/{source}" in html, page
+        assert "colab.research.google.com/github/" in html and f"/blob/main/{source}" in html, page
