@@ -63,6 +63,7 @@ class Conv2d(Module):
     """
 
     _ndim = 2
+    _kernels = (conv.conv2d_forward, conv.conv2d_backward)
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
                  dilation=1, groups: int = 1, bias: bool = True, *, init: str = "he_normal",
@@ -107,13 +108,11 @@ class Conv2d(Module):
         """(N, C_in, H, W) -> (N, C_out, H_out, W_out)."""
         check_input(x, self._ndim + 2, self.in_channels, dtype=self.weight.data.dtype)
         b = None if self.bias is None else self.bias.data
-        forward = conv.conv2d_forward if self._ndim == 2 else conv.conv1d_forward
-        out, cache = forward(x, self.weight.data, b, *self._args())
+        out, cache = self._kernels[0](x, self.weight.data, b, *self._args())
         return self._save(cache, out)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        backward = conv.conv2d_backward if self._ndim == 2 else conv.conv1d_backward
-        dx, dw, db = backward(dout, self._load(dout))
+        dx, dw, db = self._kernels[1](dout, self._load(dout))
         self.weight.accumulate(dw)
         if self.bias is not None:
             self.bias.accumulate(db)
@@ -158,6 +157,7 @@ class Conv1d(Conv2d):
     """
 
     _ndim = 1
+    _kernels = (conv.conv1d_forward, conv.conv1d_backward)
 
 
 class GlobalAvgPool2d(Module):

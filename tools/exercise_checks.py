@@ -18,6 +18,8 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+from execute_notebooks import toc_notebooks  # noqa: E402
 MARKER = "**Check your answer** with `cnnlab.exercises.check`"
 LABEL = re.compile(r"^:label:\s*(\S+)\s*$", flags=re.MULTILINE)
 
@@ -50,18 +52,13 @@ def rewrite(source: str, snippet: str) -> str:
     return f"{body}\n\n{snippet}\n{fence}"
 
 
-def notebooks() -> list[Path]:
-    files = re.findall(r"file:\s*(\S+)", (ROOT / "_toc.yml").read_text())
-    return [ROOT / f"{f}.ipynb" for f in files if (ROOT / f"{f}.ipynb").exists()]
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true",
                         help="change nothing; exit 1 if a notebook is out of date")
     args = parser.parse_args(argv)
     wanted, seen, stale = snippets(), set(), []
-    for path in notebooks():
+    for path in toc_notebooks():
         nb = nbformat.read(path, as_version=4)
         changed = False
         for cell in nb.cells:

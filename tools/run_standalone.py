@@ -27,27 +27,33 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+from execute_notebooks import toc_notebooks  # noqa: E402
 VENV = ROOT / ".venv-standalone"
 
 # Executed inside the standalone environment (its own nbclient, its own kernel).
 RUNNER = r'''
-import sys, nbformat
+import sys
+from pathlib import Path
+
+import nbformat
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from nbclient import NotebookClient
+
 
 class ThisPython(KernelSpecManager):
     def get_kernel_spec(self, kernel_name):
         return KernelSpec(argv=[sys.executable, "-m", "ipykernel_launcher", "-f",
                                 "{connection_file}"], display_name="Python 3", language="python")
 
-path = sys.argv[1]
+
+path = Path(sys.argv[1])
 nb = nbformat.read(path, as_version=4)
 client = NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=False,
-                        resources={"metadata": {"path": str(__import__("pathlib").Path(path).parent)}})
+                        resources={"metadata": {"path": str(path.parent)}})
 client.kernel_spec_manager = ThisPython()
 client.execute()
-probe = [c for c in nb.cells if c.get("cell_type") == "code"]
-print(f"ok: {len(probe)} code cells")
+print(f"ok: {sum(c.cell_type == 'code' for c in nb.cells)} code cells")
 '''
 
 # Pages that are about the book rather than chapters of it: they read its other files.
@@ -86,12 +92,6 @@ def ensure_env(python: str) -> Path:
         subprocess.run([str(py), "-m", "pip", "install", "--quiet", f"{src}[book]"], check=True)
     stamp.write_text(want)
     return py
-
-
-def toc_notebooks() -> list[Path]:
-    import re
-    files = re.findall(r"file:\s*(\S+)", (ROOT / "_toc.yml").read_text())
-    return [ROOT / f"{f}.ipynb" for f in files if (ROOT / f"{f}.ipynb").exists()]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -174,19 +174,21 @@ _add("ex-perf-gemm-shapes", "shapes", "a function: the three GEMM shapes of a co
      arg_names=("x_shape", "weight_shape", "stride", "padding"), input_hints=_shape_hint)
 _INTENSITY = ("flops = 2 per multiply-add; bytes = 4 per float32 value of the two factors and of "
               "the product")
+
+
+def _intensity_mistakes(x, w, padding):
+    """The usual slips in an arithmetic-intensity estimate, as (value, hint) pairs."""
+    return lambda: [(_intensity(x, w, padding=padding, flops_per_madd=1),
+                     "a multiply-add is two flops"),
+                    (_intensity(x, w, padding=padding, itemsize=1),
+                     "divide by bytes, not by values: 4 bytes per float32"),
+                    (_intensity(x, w, padding=padding, write_output=False),
+                     "the product has to be written too: count its bytes")]
+
+
 _add("ex-perf-gemm-shapes", "intensity_thin", "flops per byte of LeNet-5 conv1's forward GEMM", PF,
      "number", _INTENSITY, lambda: _intensity(_L1_X, _L1_W, padding=2), rtol=5e-3,
-     mistakes=lambda: [(_intensity(_L1_X, _L1_W, padding=2, flops_per_madd=1),
-                        "a multiply-add is two flops"),
-                       (_intensity(_L1_X, _L1_W, padding=2, itemsize=1),
-                        "divide by bytes, not by values: 4 bytes per float32"),
-                       (_intensity(_L1_X, _L1_W, padding=2, write_output=False),
-                        "the product has to be written too: count its bytes")])
+     mistakes=_intensity_mistakes(_L1_X, _L1_W, 2))
 _add("ex-perf-gemm-shapes", "intensity_large", "flops per byte of the 16×64×56×56 → 64 forward "
      "GEMM", PF, "number", _INTENSITY, lambda: _intensity(_BIG_X, _BIG_W, padding=1), rtol=5e-3,
-     mistakes=lambda: [(_intensity(_BIG_X, _BIG_W, padding=1, flops_per_madd=1),
-                        "a multiply-add is two flops"),
-                       (_intensity(_BIG_X, _BIG_W, padding=1, itemsize=1),
-                        "divide by bytes, not by values: 4 bytes per float32"),
-                       (_intensity(_BIG_X, _BIG_W, padding=1, write_output=False),
-                        "the product has to be written too: count its bytes")])
+     mistakes=_intensity_mistakes(_BIG_X, _BIG_W, 1))
