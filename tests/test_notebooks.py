@@ -92,7 +92,7 @@ def test_executor_merges_split_stream_outputs():
 def test_every_notebook_starts_with_the_colab_install_cell():
     """tools/colab_cell.py --check: the first cell installs cnnlab on Colab, from _config.yml's repo."""
     import colab_cell
-    assert colab_cell.main(["--check"]) == 0, "run: python tools/colab_cell.py"
+    assert colab_cell.main(["--check"]) == 0, "run: .venv/bin/python tools/colab_cell.py"
     url, branch = colab_cell.repository()
     for path in NOTEBOOKS:
         first = json.loads(path.read_text(encoding="utf-8"))["cells"][0]
@@ -121,4 +121,4 @@ def test_colab_cell_does_nothing_outside_colab():
 def test_every_checkable_exercise_shows_its_check_calls():
     """tools/exercise_checks.py --check: the exercise text lists each registered checker."""
     import exercise_checks
-    assert exercise_checks.main(["--check"]) == 0, "run: python tools/exercise_checks.py"
+    assert exercise_checks.main(["--check"]) == 0, "run: .venv/bin/python tools/exercise_checks.py"
