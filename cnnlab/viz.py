@@ -1,4 +1,4 @@
-"""Figures and source listings used by the book: small grids, training curves, filters.
+"""Figures and source listings used by the book: one style, small grids, training curves, filters.
 
 matplotlib and IPython are imported lazily, so ``import cnnlab`` needs NumPy
 only.  The interactive explorers live in :mod:`cnnlab.explorers`.
@@ -8,8 +8,113 @@ from __future__ import annotations
 import ast
 import inspect
 import textwrap
+import warnings
 
 import numpy as np
+
+# --- the book's figure style --------------------------------------------------------
+
+#: Width of the book's content column on a laptop (1280 px window), in CSS pixels.
+COLUMN_PX = 688
+#: matplotlib dots per inch of the displayed figure: one inch is ``DPI`` CSS pixels.
+DPI = 100
+#: A figure this wide (inches) fills the content column exactly.
+COLUMN_WIDTH = COLUMN_PX / DPI
+#: Smallest text, in points at the size shown on a laptop (9 pt = 12.5 CSS px).
+MIN_FONT_PT = 9.0
+
+#: rcParams of the book style.  Every text element gets an absolute size of at least
+#: ``MIN_FONT_PT``: relative sizes such as "small" would shrink below it.
+BOOK_STYLE = {
+    "figure.figsize": (COLUMN_WIDTH, 3.0),
+    "figure.dpi": DPI,
+    "savefig.dpi": DPI,
+    "figure.constrained_layout.use": True,
+    "font.size": 10.0,
+    "axes.titlesize": 10.5,
+    "axes.labelsize": 10.0,
+    "xtick.labelsize": 9.0,
+    "ytick.labelsize": 9.0,
+    "legend.fontsize": 9.0,
+    "legend.title_fontsize": 9.5,
+    "figure.titlesize": 11.0,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": False,
+    "lines.linewidth": 1.6,
+    "lines.markersize": 4.5,
+    "image.cmap": "viridis",
+}
+
+
+class FigureStyleWarning(UserWarning):
+    """A figure breaks the book style: wider than the column or text below 9 pt."""
+
+
+def figure_problems(fig, *, min_pt: float = MIN_FONT_PT, max_width: float = COLUMN_WIDTH
+                    ) -> list[str]:
+    """What makes ``fig`` unreadable in the book's column (an empty list if nothing).
+
+    Checks the figure's width against the content column and the size of every
+    visible, non-empty text (titles, labels, tick labels, legends, annotations).
+    """
+    from matplotlib.text import Text
+
+    problems = []
+    width = float(fig.get_size_inches()[0])
+    if width > max_width + 1e-9:
+        problems.append(f"figure is {width:.2f} in wide, more than the column's "
+                        f"{max_width:.2f} in (figsize=(COLUMN_WIDTH, h) fills it)")
+    small = sorted({(t.get_fontsize(), t.get_text()) for t in fig.findobj(Text)
+                    if t.get_visible() and t.get_text().strip() and t.get_fontsize() < min_pt})
+    for size, text in small[:5]:
+        problems.append(f"text {text[:30]!r} is {size:g} pt, below {min_pt:g} pt")
+    if len(small) > 5:
+        problems.append(f"... and {len(small) - 5} more texts below {min_pt:g} pt")
+    return problems
+
+
+def _check_open_figures() -> None:
+    import matplotlib.pyplot as plt
+
+    for num in plt.get_fignums():
+        problems = figure_problems(plt.figure(num))
+        if problems:
+            # no source line in the message: it would point into this module, not the cell
+            warnings.warn_explicit("; ".join(problems), FigureStyleWarning, "cnnlab.viz", 0)
+
+
+def use_book_style() -> None:
+    """Apply the book's figure style; in IPython, also check every figure a cell shows.
+
+    Figures are sized for the content column (``COLUMN_WIDTH`` inches at ``DPI``
+    fills its 688 CSS pixels), use constrained layout and absolute font sizes of
+    at least 9 pt, and are stored as "retina" PNGs of exactly that size: twice the
+    pixels, displayed at half size, so they stay sharp when a reader zooms in or
+    opens the full image.
+    Each notebook of the book calls this once, in its first code cell.
+
+    In IPython, a figure that is wider than the column or has text below 9 pt
+    raises a :class:`FigureStyleWarning` when the cell that draws it finishes.
+    """
+    import matplotlib as mpl
+
+    mpl.rcParams.update(BOOK_STYLE)
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+    # bbox_inches=None: the image is exactly figsize, so COLUMN_WIDTH fills the column
+    set_matplotlib_formats("retina", bbox_inches=None)
+    callbacks = shell.events.callbacks["post_execute"]
+    if _check_open_figures not in callbacks:
+        # before the inline backend's own post_execute callback shows and closes the figures
+        callbacks.insert(0, _check_open_figures)
 
 
 def source_code(obj, docstring: bool = False) -> str:
@@ -58,8 +163,9 @@ def plot_grids(arrays, titles, *, annotate: bool = True, cmap: str = "viridis", 
     if len(arrays) != len(titles):
         raise ValueError(f"titles must have one entry per array: got {len(titles)} titles "
                          f"for {len(arrays)} arrays")
-    fig, axes = plt.subplots(1, len(arrays), figsize=figsize or (3.0 * len(arrays), 3.0),
-                             squeeze=False)
+    n = len(arrays)
+    fig, axes = plt.subplots(1, n, squeeze=False,
+                             figsize=figsize or (min(COLUMN_WIDTH, 2.6 * n), 2.8))
     for ax, a, title in zip(axes[0], arrays, titles):
         a = np.asarray(a)
         ax.imshow(a, cmap=cmap)
@@ -71,7 +177,6 @@ def plot_grids(arrays, titles, *, annotate: bool = True, cmap: str = "viridis", 
             for (i, j), v in np.ndenumerate(a):
                 ax.text(j, i, fmt.format(v), ha="center", va="center",
                         color="black" if v > mid else "white")
-    fig.tight_layout()
     return fig
 
 
@@ -85,7 +190,8 @@ def _image_grid(images, titles, ncols: int, cmap: str, vmin, vmax, figsize, cell
     ncols = min(ncols, n)
     nrows = -(-n // ncols)
     fig, axes = plt.subplots(nrows, ncols, squeeze=False,
-                             figsize=figsize or (cell * ncols, cell * nrows + 0.3))
+                             figsize=figsize or (min(COLUMN_WIDTH, cell * ncols),
+                                                 cell * nrows + 0.3))
     for k, ax in enumerate(axes.ravel()):
         if k >= n:
             fig.delaxes(ax)
@@ -94,8 +200,7 @@ def _image_grid(images, titles, ncols: int, cmap: str, vmin, vmax, figsize, cell
         ax.set_xticks([])
         ax.set_yticks([])
         if titles is not None:
-            ax.set_title(titles[k], fontsize=9)
-    fig.tight_layout()
+            ax.set_title(titles[k], fontsize=MIN_FONT_PT)
     return fig
 
 
@@ -159,7 +264,7 @@ def plot_feature_maps(maps: np.ndarray, *, ncols: int = 8, cmap: str = "viridis"
     return _image_grid(a, titles, _positive_int(ncols, "ncols"), cmap, None, None, figsize, 1.4)
 
 
-def plot_history(history, *, figsize: tuple[float, float] = (9.0, 3.2)):
+def plot_history(history, *, figsize: tuple[float, float] = (COLUMN_WIDTH, 2.8)):
     """Training curves: loss (left) and accuracy (right), training vs validation.
 
     Parameters
@@ -195,8 +300,7 @@ def plot_history(history, *, figsize: tuple[float, float] = (9.0, 3.2)):
             ax.axvline(best, color="grey", linestyle="--", linewidth=1, label=f"best epoch {best}")
         ax.set_xlabel("epoch")
         ax.set_title(metric)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
+        ax.legend()
     return fig
 
 
@@ -233,7 +337,6 @@ def plot_confusion_matrix(cm: np.ndarray, class_names=None, *, cmap: str = "Blue
     ax.set_ylabel("true")
     mid = cm.max() / 2
     for (i, j), v in np.ndenumerate(cm):
-        ax.text(j, i, f"{v:g}", ha="center", va="center", fontsize=8,
+        ax.text(j, i, f"{v:g}", ha="center", va="center", fontsize=MIN_FONT_PT,
                 color="white" if v > mid else "black")
-    fig.tight_layout()
     return fig

@@ -296,3 +296,63 @@ def test_plot_confusion_matrix_shows_every_count(plt):
         plot_confusion_matrix(np.zeros((2, 3)))
     with pytest.raises(ValueError, match="class_names"):
         plot_confusion_matrix(cm, ["a"])
+
+
+# --------------------------------------------------------------- the book style
+def test_book_style_fills_the_column_with_readable_text(plt):
+    import matplotlib as mpl
+
+    from cnnlab.viz import (BOOK_STYLE, COLUMN_PX, COLUMN_WIDTH, DPI, MIN_FONT_PT,
+                            figure_problems, use_book_style)
+
+    with mpl.rc_context():
+        use_book_style()          # outside IPython: rcParams only
+        fig, ax = plt.subplots()
+        ax.plot([0, 1], label="a")
+        ax.legend()
+        ax.set_title("t")
+        fig.canvas.draw()
+        assert tuple(fig.get_size_inches() * DPI) == (COLUMN_PX, 300)
+        assert figure_problems(fig) == []
+        assert round(COLUMN_WIDTH * DPI) == COLUMN_PX
+    # every size in the style is absolute and at least 9 pt
+    sizes = {k: v for k, v in BOOK_STYLE.items()
+             if k == "font.size" or k.endswith(("fontsize", "labelsize", "titlesize"))}
+    assert sizes and all(isinstance(v, float) and v >= MIN_FONT_PT for v in sizes.values())
+
+
+def test_figure_problems_names_wide_figures_and_small_text(plt):
+    from cnnlab.viz import figure_problems
+
+    fig, ax = plt.subplots(figsize=(9, 3))
+    ax.text(0.5, 0.5, "tiny", fontsize=6)
+    ax.set_xlabel("")                       # empty texts are ignored
+    problems = figure_problems(fig)
+    assert len(problems) == 2
+    assert "9.00 in wide" in problems[0] and "'tiny' is 6 pt" in problems[1]
+    ax.texts[0].set_visible(False)          # hidden texts too
+    assert len(figure_problems(fig)) == 1
+
+
+@pytest.mark.parametrize("call", ["grids", "filters", "maps", "history", "confusion"])
+def test_the_package_figures_follow_the_book_style(plt, call):
+    import matplotlib as mpl
+
+    from cnnlab.train import History
+    from cnnlab.viz import (figure_problems, plot_confusion_matrix, plot_feature_maps,
+                            plot_filters, plot_grids, plot_history, use_book_style)
+
+    rng = np.random.default_rng(0)
+    make = {
+        "grids": lambda: plot_grids([X, K, X], ["input", "kernel", "output"]),
+        "filters": lambda: plot_filters(rng.normal(size=(16, 6, 5, 5))),
+        "maps": lambda: plot_feature_maps(rng.normal(size=(16, 8, 8))),
+        "history": lambda: plot_history(History(epoch=[1, 2], train_loss=[1.0, 0.5],
+                                                train_accuracy=[0.5, 0.7], val_loss=[1.1, 0.6],
+                                                val_accuracy=[0.4, 0.6], best_epoch=2)),
+        "confusion": lambda: plot_confusion_matrix(rng.integers(0, 50, size=(10, 10))),
+    }
+    with mpl.rc_context():
+        use_book_style()
+        fig = make[call]()
+        assert figure_problems(fig) == []
