@@ -4,7 +4,7 @@ The chapter modules register their checkers with `_add`; `cnnlab.exercises` re-e
 public names.  This module imports nothing else from the package, so no import cycle can form."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Callable
 
@@ -36,18 +36,19 @@ class Checker:
         A general hint, shown when no targeted hint applies.
     expected : callable () -> value
         Computes the answer (with ``cnnlab``); for a function, the reference function.
-    mistakes : callable () -> list of (value, hint)
-        Likely wrong answers, computed from the mistaken formula, with their hints.
+    mistakes : callable () -> list of (value, hint), optional
+        Likely wrong answers, computed from the mistaken formula, with their hints; none if
+        omitted.
     rtol, atol : float
         Tolerances of ``numpy.isclose``.
     integer : bool
         The answer is a whole number (a size or a count), compared exactly.
-    alternatives : callable () -> list of values
-        Other answers that are also right.
+    alternatives : callable () -> list of values, optional
+        Other answers that are also right; none if omitted.
     normalize : callable, optional
         Applied to a numeric answer first (e.g. ``abs``, or percent to fraction).
-    inputs : list of tuple
-        Arguments the function is called with (function checkers).
+    inputs : list of tuple, optional
+        Arguments the function is called with (function checkers); empty if omitted.
     arg_names : tuple of str
         Names used to show a failing input.
     input_hints : callable (args) -> str or None
@@ -60,17 +61,26 @@ class Checker:
     kind: str
     hint: str
     expected: Callable[[], Any]
-    mistakes: Callable[[], list] = list
+    mistakes: Callable[[], list] | None = None
     rtol: float = 1e-6
     atol: float = 0.0
     integer: bool = False
-    alternatives: Callable[[], list] = list
+    alternatives: Callable[[], list] | None = None
     normalize: Callable[[float], float] | None = None
-    inputs: list[tuple] = field(default_factory=list)
+    inputs: list[tuple] | None = None
     arg_names: tuple[str, ...] = ()
     input_hints: Callable[[tuple], str | None] | None = None
 
     def __post_init__(self) -> None:
+        # Defaults filled in here, not in the fields: a field default `list` would be a class
+        # attribute the API page shows as "alias of list", and `list` or a default factory would
+        # make the signature unreadable ("<class 'list'>", "<factory>").
+        if self.mistakes is None:
+            self.mistakes = list
+        if self.alternatives is None:
+            self.alternatives = list
+        if self.inputs is None:
+            self.inputs = []
         if self.integer:  # counts and sizes are exact: 1,000,001 is not 1,000,000
             self.rtol, self.atol = 0.0, 1e-9
 
