@@ -177,7 +177,28 @@ def _shared_looks() -> dict:
     from ipywidgets.widgets.widget_string import HTMLStyle
 
     return {"layout": widgets.Layout(), "play": DescriptionStyle(),
-            "slider": widgets.SliderStyle(), "html": HTMLStyle()}
+            "slider": widgets.SliderStyle(), "html": HTMLStyle(),
+            "controls_layout": _controls_layout(), "slider_layout": _slider_layout()}
+
+
+# The controls must fit a 358 px phone column as well as a 688 px laptop column.  The
+# slider asks for a track of about 150 px next to its label and readout: beside the play
+# buttons on a laptop (growing to fill the row), on its own row on a phone.
+_SLIDER_BASIS = "330px"
+
+
+def _controls_layout():
+    """The row of play buttons and slider; the slider wraps below when the row is too narrow."""
+    import ipywidgets as widgets
+
+    return widgets.Layout(flex_flow="row wrap", align_items="center")
+
+
+def _slider_layout():
+    """The position slider takes the rest of its row, and never less than the column allows."""
+    import ipywidgets as widgets
+
+    return widgets.Layout(flex=f"1 1 {_SLIDER_BASIS}", width="auto", max_width="100%")
 
 
 def _frame_player(frames: list[str], interval_ms: int, shared: dict | None = None):
@@ -190,16 +211,19 @@ def _frame_player(frames: list[str], interval_ms: int, shared: dict | None = Non
             return {}
         return {"layout": shared["layout"], **({"style": shared[style]} if style else {})}
 
+    sized = shared or {"slider_layout": _slider_layout(), "controls_layout": _controls_layout()}
     last = len(frames) - 1
     play = widgets.Play(value=0, min=0, max=last, step=1, interval=interval_ms,
                         description="play", **looks("play"))
     slider = widgets.IntSlider(value=0, min=0, max=last, description="position",
-                               continuous_update=True, **looks("slider"))
+                               continuous_update=True, layout=sized["slider_layout"],
+                               **({"style": shared["slider"]} if shared else {}))
     stack = widgets.Stack([widgets.HTML(f, **looks("html")) for f in frames],
                           selected_index=0, **looks())
     widgets.jslink((play, "value"), (slider, "value"))
     widgets.jslink((slider, "value"), (stack, "selected_index"))
-    return widgets.VBox([widgets.HBox([play, slider], **looks()), stack], **looks())
+    controls = widgets.HBox([play, slider], layout=sized["controls_layout"])
+    return widgets.VBox([controls, stack], **looks())
 
 
 # The style sheet of compact frames, whose cells are <i class=...> inside .cnnlab-sw .r:
@@ -330,8 +354,14 @@ def conv_settings_explorer(x: np.ndarray, settings, interval_ms: int = 900):
         raise ValueError(f"settings must differ from each other; repeated: {dupes}")
     shared = _shared_looks()
     players = [_frame_player(f, interval_ms, shared) for f in frames]
+    # As wide as its longest option, but never wider than the column (less the widget's
+    # 2 px margins): on a phone the chosen option is cut short, the opened list shows all.
     dropdown = widgets.Dropdown(options=labels, index=0, description="setting",
-                                layout=widgets.Layout(width="max-content"))
-    outer = widgets.Stack(players, selected_index=0)
+                                style={"description_width": "initial"},
+                                layout=widgets.Layout(width="max-content",
+                                                      max_width="calc(100% - 4px)"))
+    # a column, so that each explorer is as wide as the column (a row would shrink it to
+    # its frames' width, and its slider would wrap below the play buttons even on a laptop)
+    outer = widgets.Stack(players, selected_index=0, layout=widgets.Layout(flex_flow="column"))
     widgets.jslink((dropdown, "index"), (outer, "selected_index"))
     return widgets.VBox([_css_widget(), dropdown, outer])

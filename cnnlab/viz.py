@@ -14,17 +14,17 @@ import numpy as np
 
 # --- the book's figure style --------------------------------------------------------
 
-#: Width of the book's content column on a laptop (1280 px window), in CSS pixels.
+#: Width of the book's content column, in CSS pixels, on a laptop (1280 px window).
 COLUMN_PX = 688
-#: matplotlib dots per inch of the displayed figure: one inch is ``DPI`` CSS pixels.
+#: Dots per inch of a displayed figure; one inch of figure is ``DPI`` CSS pixels.
 DPI = 100
 #: A figure this wide (inches) fills the content column exactly.
 COLUMN_WIDTH = COLUMN_PX / DPI
-#: Smallest text, in points at the size shown on a laptop (9 pt = 12.5 CSS px).
+#: Smallest text, in points at the size shown on a laptop (9 pt is 12.5 CSS px).
 MIN_FONT_PT = 9.0
 
 #: rcParams of the book style.  Every text element gets an absolute size of at least
-#: ``MIN_FONT_PT``: relative sizes such as "small" would shrink below it.
+#: ``MIN_FONT_PT`` (relative sizes such as "small" would shrink below it).
 BOOK_STYLE = {
     "figure.figsize": (COLUMN_WIDTH, 3.0),
     "figure.dpi": DPI,
@@ -144,7 +144,7 @@ def show_source(obj, docstring: bool = False):
 
 
 def plot_grids(arrays, titles, *, annotate: bool = True, cmap: str = "viridis", fmt: str = "{:g}",
-               figsize: tuple[float, float] | None = None):
+               figsize: tuple[float, float] | None = None, ncols: int | None = None):
     """Plot 2-D arrays side by side as heat maps, optionally printing each value.
 
     Parameters
@@ -153,6 +153,9 @@ def plot_grids(arrays, titles, *, annotate: bool = True, cmap: str = "viridis", 
     titles : sequence of str, same length
     annotate : bool
         Write each value in its cell.
+    ncols : int, optional
+        Heat maps per row, in reading order; default all in one row.  Fewer per
+        row keep the cells large enough for their numbers in a narrow column.
 
     Returns
     -------
@@ -164,9 +167,13 @@ def plot_grids(arrays, titles, *, annotate: bool = True, cmap: str = "viridis", 
         raise ValueError(f"titles must have one entry per array: got {len(titles)} titles "
                          f"for {len(arrays)} arrays")
     n = len(arrays)
-    fig, axes = plt.subplots(1, n, squeeze=False,
-                             figsize=figsize or (min(COLUMN_WIDTH, 2.6 * n), 2.8))
-    for ax, a, title in zip(axes[0], arrays, titles):
+    ncols = n if ncols is None else min(_positive_int(ncols, "ncols"), n)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, squeeze=False,
+                             figsize=figsize or (min(COLUMN_WIDTH, 2.6 * ncols), 2.8 * nrows))
+    for ax in axes.ravel()[n:]:
+        fig.delaxes(ax)
+    for ax, a, title in zip(axes.ravel(), arrays, titles):
         a = np.asarray(a)
         ax.imshow(a, cmap=cmap)
         ax.set_title(title)
@@ -183,22 +190,28 @@ def plot_grids(arrays, titles, *, annotate: bool = True, cmap: str = "viridis", 
 # --- training figures ----------------------------------------------------------
 
 def _image_grid(images, titles, ncols: int, cmap: str, vmin, vmax, figsize, cell: float):
-    """One small image per axis, ``ncols`` per row; surplus axes are removed."""
+    """One small image per axis, ``ncols`` per row; surplus axes are removed.
+
+    By default each image gets a ``cell``-inch square, smaller when ``ncols`` of them
+    would be wider than the column, plus room for a title line: the figure is never
+    wider than ``COLUMN_WIDTH`` and has no empty bands between the rows.
+    """
     import matplotlib.pyplot as plt
 
     n = len(images)
     ncols = min(ncols, n)
     nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, squeeze=False,
-                             figsize=figsize or (min(COLUMN_WIDTH, cell * ncols),
-                                                 cell * nrows + 0.3))
+    if figsize is None:
+        cell = min(cell, COLUMN_WIDTH / ncols)
+        title_line = 0.25 if titles is not None else 0.05
+        figsize = (cell * ncols, (cell + title_line) * nrows + 0.05)
+    fig, axes = plt.subplots(nrows, ncols, squeeze=False, figsize=figsize)
     for k, ax in enumerate(axes.ravel()):
         if k >= n:
             fig.delaxes(ax)
             continue
         ax.imshow(images[k], cmap=cmap, vmin=vmin, vmax=vmax)
-        ax.set_xticks([])
-        ax.set_yticks([])
+        ax.set_axis_off()                   # no ticks, no spines; the title stays
         if titles is not None:
             ax.set_title(titles[k], fontsize=MIN_FONT_PT)
     return fig
@@ -264,7 +277,7 @@ def plot_feature_maps(maps: np.ndarray, *, ncols: int = 8, cmap: str = "viridis"
     return _image_grid(a, titles, _positive_int(ncols, "ncols"), cmap, None, None, figsize, 1.4)
 
 
-def plot_history(history, *, figsize: tuple[float, float] = (COLUMN_WIDTH, 2.8)):
+def plot_history(history, *, figsize: tuple[float, float] = (COLUMN_WIDTH, 3.0)):
     """Training curves: loss (left) and accuracy (right), training vs validation.
 
     Parameters
@@ -277,9 +290,10 @@ def plot_history(history, *, figsize: tuple[float, float] = (COLUMN_WIDTH, 2.8))
     Returns
     -------
     matplotlib.figure.Figure
-        With 2 axes.
+        With 2 axes and one legend for both, above them (it never hides a curve).
     """
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     missing = [k for k in ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy")
                if not hasattr(history, k)]
@@ -299,8 +313,10 @@ def plot_history(history, *, figsize: tuple[float, float] = (COLUMN_WIDTH, 2.8))
         if best is not None:
             ax.axvline(best, color="grey", linestyle="--", linewidth=1, label=f"best epoch {best}")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(metric)
-        ax.legend()
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside upper center", ncols=len(labels))
     return fig
 
 
@@ -329,7 +345,8 @@ def plot_confusion_matrix(cm: np.ndarray, class_names=None, *, cmap: str = "Blue
     names = [str(i) for i in range(k)] if class_names is None else [str(c) for c in class_names]
     if len(names) != k:
         raise ValueError(f"class_names must have {k} entries, got {len(names)}")
-    fig, ax = plt.subplots(figsize=figsize or (0.45 * k + 1.8, 0.45 * k + 1.5))
+    cell = min(0.45, (COLUMN_WIDTH - 1.8) / k)          # inches per class, column-wide at most
+    fig, ax = plt.subplots(figsize=figsize or (cell * k + 1.8, cell * k + 1.5))
     ax.imshow(cm, cmap=cmap)
     ax.set_xticks(range(k), names, rotation=90 if max(map(len, names)) > 2 else 0)
     ax.set_yticks(range(k), names)

@@ -66,6 +66,19 @@ def test_explorer_links_controls_to_frames_in_the_browser(monkeypatch):
     assert not slider._trait_notifiers.get("value", {}).get("change")
 
 
+@pytest.mark.parametrize("compact", [False, True])
+def test_explorer_controls_fit_a_phone_and_fill_a_laptop_column(compact):
+    """The slider grows to fill its row and wraps below the play buttons when the row is narrow."""
+    pytest.importorskip("ipywidgets")
+    controls = sliding_window_explorer(X, K, compact=compact).children[-2]
+    play, slider = controls.children
+    assert controls.layout.flex_flow == "row wrap"
+    grow, shrink, basis = slider.layout.flex.split()
+    assert (grow, shrink) == ("1", "1") and 250 <= int(basis.removesuffix("px")) <= 358
+    assert slider.layout.width == "auto" and slider.layout.max_width == "100%"
+    assert slider.readout
+
+
 def test_plot_grids_draws_one_axis_per_array():
     pytest.importorskip("matplotlib")
     import matplotlib
@@ -81,6 +94,27 @@ def test_plot_grids_draws_one_axis_per_array():
         plt.close(fig)
     with pytest.raises(ValueError, match="titles"):
         plot_grids([X], ["a", "b"])
+
+
+def test_plot_grids_fills_rows_of_ncols():
+    pytest.importorskip("matplotlib")
+    import matplotlib
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    fig = plot_grids([X, K, X], ["a", "b", "c"], ncols=2)    # 2 rows, the 4th axis removed
+    try:
+        assert [ax.get_title() for ax in fig.axes] == ["a", "b", "c"]
+        (a, b, c) = (ax.get_position() for ax in fig.axes)
+        assert a.y0 == pytest.approx(b.y0) and c.y1 < a.y0      # c is on a second row
+        assert a.x0 == pytest.approx(c.x0) and a.x1 < b.x0      # ... below a, b beside a
+        assert len(fig.axes[2].texts) == X.size
+    finally:
+        plt.close(fig)
+    assert len(plot_grids([X], ["a"], ncols=3).axes) == 1
+    plt.close("all")
+    with pytest.raises(ValueError, match="ncols"):
+        plot_grids([X], ["a"], ncols=0)
 
 
 def test_source_code_drops_the_docstring():
@@ -157,6 +191,10 @@ def test_conv_settings_explorer_links_the_dropdown_to_one_explorer_per_setting(m
     assert isinstance(dropdown, widgets.Dropdown) and isinstance(outer, widgets.Stack)
     assert len(dropdown.options) == len(outer.children) == len(SETTINGS)
     assert ((dropdown, "index"), (outer, "selected_index")) in made
+    # as wide as its longest option but never wider than the column (a 358 px phone)
+    assert dropdown.layout.width == "max-content"
+    assert dropdown.layout.max_width == "calc(100% - 4px)"     # 2 px margins on each side
+    assert outer.layout.flex_flow == "column"       # each explorer as wide as the column
     # no Python observers beyond the drop-down's own bookkeeping (they would not run in the page)
     fresh = widgets.Dropdown(options=["a"])
     assert (len(dropdown._trait_notifiers["index"]["change"])
@@ -181,7 +219,11 @@ def test_conv_settings_explorer_links_the_dropdown_to_one_explorer_per_setting(m
         # one shared layout and style: the stored widget state stays small
         assert len({id(page.layout) for page in stack.children}) == 1
         assert len({id(page.style) for page in stack.children}) == 1
-        assert slider.layout is play.layout is stack.layout is outer.children[0].layout
+        assert play.layout is stack.layout is outer.children[0].layout
+    # the sized layouts of the controls are shared by all settings too
+    controls = [player.children[0] for player in outer.children]
+    assert len({id(c.layout) for c in controls}) == 1
+    assert len({id(c.children[1].layout) for c in controls}) == 1
     assert len(made) == 1 + 2 * len(SETTINGS)
 
 
@@ -280,6 +322,43 @@ def test_plot_history_draws_loss_and_accuracy(plt):
         plot_history({"epoch": [1]})
     with pytest.raises(ValueError, match="history"):
         plot_history(History())
+
+
+def test_image_grids_shrink_to_the_column_without_empty_bands(plt):
+    from cnnlab.viz import COLUMN_WIDTH, plot_feature_maps, plot_filters
+    maps = np.random.default_rng(0).random((16, 10, 10))
+    fig = plot_feature_maps(maps, ncols=8)               # 8 cells of 1.4 in would be 11.2 in
+    width, height = fig.get_size_inches()
+    assert width == pytest.approx(COLUMN_WIDTH)
+    # two rows of square cells, each with a title line: no band of empty space between them
+    assert height <= 2 * (COLUMN_WIDTH / 8 + 0.3) + 0.1
+    assert not any(ax.axison for ax in fig.axes)          # no ticks or spines around images
+    fig = plot_filters(np.zeros((3, 1, 5, 5)))              # few images keep their size
+    assert fig.get_size_inches()[0] == pytest.approx(3 * 1.3)
+    assert tuple(plot_feature_maps(maps[:2], figsize=(2, 1)).get_size_inches()) == (2, 1)
+
+
+def test_plot_history_has_one_legend_that_covers_no_curve(plt):
+    from cnnlab.train import History
+    from cnnlab.viz import plot_history
+    h = History(epoch=[1, 2, 3], train_loss=[1.0, 0.5, 0.3], train_accuracy=[0.6, 0.8, 0.9],
+                val_loss=[0.9, 0.6, 0.7], val_accuracy=[0.7, 0.8, 0.75], best_epoch=2)
+    fig = plot_history(h)
+    assert all(ax.get_legend() is None for ax in fig.axes) and len(fig.legends) == 1
+    legend = fig.legends[0]
+    assert [t.get_text() for t in legend.get_texts()] == ["training", "validation",
+                                                          "best epoch 2"]
+    fig.canvas.draw()
+    box = legend.get_window_extent()
+    assert not any(box.overlaps(ax.get_window_extent()) for ax in fig.axes)
+    assert all(float(t).is_integer() for t in fig.axes[0].get_xticks())   # epochs are whole
+
+
+def test_plot_confusion_matrix_fits_the_column_for_many_classes(plt):
+    from cnnlab.viz import COLUMN_WIDTH, figure_problems, plot_confusion_matrix
+    fig = plot_confusion_matrix(np.ones((20, 20), dtype=int))
+    assert fig.get_size_inches()[0] <= COLUMN_WIDTH + 1e-9
+    assert not [p for p in figure_problems(fig) if "wide" in p]
 
 
 def test_plot_confusion_matrix_shows_every_count(plt):
