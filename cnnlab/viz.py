@@ -239,6 +239,9 @@ def plot_filters(weight: np.ndarray, *, ncols: int | None = None, cmap: str = "R
     shared_scale : bool, default True
         One colour scale, symmetric about 0, for all kernels (so they can be
         compared); False scales each kernel to its own range.
+    figsize : (float, float), optional
+        In inches; by default 1.3 in per image, less when a row would be wider than
+        the book's column (``COLUMN_WIDTH``).
 
     Returns
     -------
@@ -264,7 +267,9 @@ def plot_feature_maps(maps: np.ndarray, *, ncols: int = 8, cmap: str = "viridis"
     """Show the channels of one input's activations, ``(C, H, W)``, one image each.
 
     Each map has its own colour scale (bright = strongly activated); titles
-    default to the channel index.  Returns a Figure with ``C`` axes.
+    default to the channel index.  By default each map gets 1.4 in, less when a row
+    of ``ncols`` would be wider than the book's column.  Returns a Figure with ``C``
+    axes.
     """
     a = np.asarray(maps)
     if a.ndim != 3:
