@@ -65,9 +65,12 @@ tag-solutions: $(VENV)/.book-installed
 unit:
 	$(PYTEST) -n 2 tests --ignore=tests/test_browser.py
 
-# Kernels use one BLAS thread, as tools/execute_notebooks.py does when it stores the outputs.
+# Kernels run as tools/execute_notebooks.py runs them when it stores the outputs: one BLAS
+# thread and one OpenBLAS kernel set (its SERIAL settings, where the reason is written).
+NOTEBOOK_ENV := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONHASHSEED=0 \
+                OPENBLAS_CORETYPE=Haswell OPENBLAS_L2_SIZE=512
 nbval:
-	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONHASHSEED=0 $(PYTEST) -n 2 --dist loadfile --nbval --nbval-current-env \
+	$(NOTEBOOK_ENV) $(PYTEST) -n 2 --dist loadfile --nbval --nbval-current-env \
 	  --nbval-sanitize-with nbval_sanitize.cfg book
 
 browser:

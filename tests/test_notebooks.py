@@ -49,6 +49,43 @@ def test_notebook_hygiene(path):
             assert m.group(1) in state, f"widget view {m.group(1)} has no stored state"
 
 
+MAX_LINE = 88               # code lines that fit the content column without scrolling
+FILE_NAME_ALT = re.compile(r"^[\w./-]+\.(png|jpe?g|svg|gif)$|^[0-9a-f]{16,}", re.IGNORECASE)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_notebook_fits_the_column(path):
+    """Short code lines; every figure in the book style, column-wide at most, with alt text."""
+    from cnnlab.viz import COLUMN_PX
+
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    long_lines, problems = [], []
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        where = f"{path.name} cell {cell.get('id')}"
+        for n, line in enumerate("".join(cell["source"]).splitlines(), 1):
+            if len(line) > MAX_LINE:
+                long_lines.append(f"{where} line {n}: {len(line)} characters")
+        images = [o for o in cell["outputs"] if "image/png" in o.get("data", {})]
+        text = json.dumps(cell["outputs"])
+        if "FigureStyleWarning" in text:
+            problems.append(f"{where}: a figure breaks the book style (FigureStyleWarning)")
+        if not images:
+            continue
+        alt = cell["metadata"].get("mystnb", {}).get("image", {}).get("alt", "")
+        if len(alt.split()) < 4 or FILE_NAME_ALT.search(alt):
+            problems.append(f"{where}: figure without alt text saying what it shows "
+                            f"(cell metadata mystnb.image.alt = {alt!r})")
+        for out in images:
+            width = out.get("metadata", {}).get("image/png", {}).get("width")
+            if width is None or width > COLUMN_PX:
+                problems.append(f"{where}: figure displayed {width} px wide; made with "
+                                f"cnnlab.viz.use_book_style() it is at most {COLUMN_PX}")
+    assert not long_lines, f"code lines over {MAX_LINE} characters:\n" + "\n".join(long_lines)
+    assert not problems, "\n".join(problems)
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_execution_reproduces_the_committed_notebook(path):
     """A fresh execution by `make notebooks` changes no byte."""
@@ -122,3 +159,12 @@ def test_every_checkable_exercise_shows_its_check_calls():
     """tools/exercise_checks.py --check: the exercise text lists each registered checker."""
     import exercise_checks
     assert exercise_checks.main(["--check"]) == 0, "run: .venv/bin/python tools/exercise_checks.py"
+
+
+def test_nbval_runs_kernels_as_the_executor_stored_them():
+    """`make nbval` and tools/execute_notebooks.py set the same BLAS environment."""
+    makefile = (ROOT / "Makefile").read_text()
+    m = re.search(r"^NOTEBOOK_ENV := ((?:.*\\\n)*.*)$", makefile, flags=re.MULTILINE)
+    assert m, "Makefile has no NOTEBOOK_ENV"
+    pairs = dict(item.split("=", 1) for item in m.group(1).replace("\\\n", " ").split())
+    assert pairs == {"PYTHONHASHSEED": "0", **execute_notebooks.SERIAL}

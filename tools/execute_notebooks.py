@@ -75,8 +75,14 @@ def coalesce_streams(outputs: list) -> list:
 
 
 # One BLAS thread: float results must not depend on the machine's number of cores, and the
-# small matrix products of the book gain nothing from threads.
-SERIAL = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+# small matrix products of the book gain nothing from threads.  One OpenBLAS kernel set, too:
+# OpenBLAS picks its kernels for the CPU it runs on (AVX2 "Haswell", AVX-512 "SkylakeX", ...),
+# and the chapters that train networks print results that differ between kernel sets after a
+# few epochs.  The stored outputs are made with the AVX2 kernels, which every x86-64 CPU of
+# the last decade runs; nbval (Makefile) uses the same settings.  A learner's own run uses
+# whatever their machine picks and may differ in the last digits.
+SERIAL = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+          "OPENBLAS_CORETYPE": "Haswell", "OPENBLAS_L2_SIZE": "512"}
 
 
 def kernel_env() -> dict[str, str]:
