@@ -278,7 +278,10 @@ def test_student_tree_has_what_the_build_needs(student_tree):
     assert (student_tree / "_toc.yml").read_bytes() == (ROOT / "_toc.yml").read_bytes()
     for bib in config["bibtex_bibfiles"]:
         assert (student_tree / bib).read_bytes() == (ROOT / bib).read_bytes()
-    assert (student_tree / "_vendor").resolve() == (ROOT / "_vendor").resolve()
+    for folder in ("_vendor", "assets", "tools"):     # served files, templates, extension
+        assert (student_tree / folder).resolve() == (ROOT / folder).resolve()
+    for path in config["sphinx"]["config"]["templates_path"] + [config["html"]["favicon"]]:
+        assert (student_tree / path).exists(), path
     assert "student edition" in (student_tree / "book" / "intro.md").read_text(encoding="utf-8")
 
 

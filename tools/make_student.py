@@ -13,7 +13,8 @@
 * the other cells unchanged, outputs included: execution is off in the build, so the pages show the
   stored outputs as the instructor edition does;
 * the rest of ``book/`` as is, ``_toc.yml``, and ``_config.yml`` with ``tools/student_config.yml``
-  merged into it (``hide_solutions: true`` and the title); ``_vendor`` is linked, not copied.
+  merged into it (``hide_solutions: true`` and the title); ``_vendor``, ``assets`` and ``tools``
+  are linked, not copied.
 
 It then builds the HTML into ``_build/student/html`` with the flags ``make build`` uses
 (``--all -W --nitpick --keep-going``).  ``--no-build`` only writes the tree.
@@ -204,7 +205,9 @@ def write_student_tree(out: Path = STUDENT_SRC) -> list[Path]:
     (out / "_config.yml").write_text(
         "# Written by tools/make_student.py from _config.yml and tools/student_config.yml;\n"
         "# edit those, not this file.\n" + config, encoding="utf-8")
-    os.symlink(ROOT / "_vendor", out / "_vendor", target_is_directory=True)
+    # served files, the theme template and favicon (assets/), the Sphinx extension (tools/)
+    for folder in ("_vendor", "assets", "tools"):
+        os.symlink(ROOT / folder, out / folder, target_is_directory=True)
     return written
 
 
