@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -57,3 +58,13 @@ def pytest_sessionfinish(session, exitstatus):
         reporter.write_line(f"CI=true: {len(skipped)} test(s) skipped, which fails the run",
                             red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The browser test's page timings (a report, not a check: times vary between runs)."""
+    browser_test = sys.modules.get("test_browser")
+    lines = browser_test.timing_report() if browser_test else []
+    if lines:
+        terminalreporter.section("page load times")
+        for line in lines:
+            terminalreporter.write_line(line)
