@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -56,10 +57,19 @@ client.execute()
 print(f"ok: {sum(c.cell_type == 'code' for c in nb.cells)} code cells")
 '''
 
-# Pages that are about the book rather than chapters of it: they read its other files.
-# They run from a clone (locally or on Binder), not from a lone notebook (e.g. on Colab).
-SKIP = {"instructor_guide.ipynb": "reads _toc.yml and the other chapters",
-        "performance.ipynb": "reads the committed benchmarks/results/latest.json"}
+
+
+def needs_clone(notebook: Path) -> str | None:
+    """Why a notebook runs only from a clone of the repository, or None if it runs alone.
+
+    Pages about the book rather than chapters of it read its other files; their notebook
+    metadata says so (``"cnnlab": {"needs_clone": "<reason>"}``).  They run from a clone
+    (locally or on Binder), not from a lone notebook; the book offers no Colab button for
+    them (tools/book_ext.py reads the same entry).
+    """
+    meta = json.loads(notebook.read_text(encoding="utf-8")).get("metadata", {})
+    return meta.get("cnnlab", {}).get("needs_clone")
+
 
 # Modules a notebook must never need: test tools and the PyTorch cross-check extra.
 FORBIDDEN = ("torch", "pytest", "nbval", "hypothesis", "playwright")
@@ -111,8 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     failures = []
     for nb in args.notebooks or toc_notebooks():
-        if nb.name in SKIP:
-            print(f"{nb.name}: skipped ({SKIP[nb.name]})")
+        reason = needs_clone(nb)
+        if reason:
+            print(f"{nb.name}: skipped, it needs a clone of the repository ({reason})")
             continue
         with tempfile.TemporaryDirectory() as tmp:
             copy = Path(tmp) / nb.name
