@@ -9,11 +9,12 @@ PYTEST := $(PY) -m pytest
 unexport MPLBACKEND
 
 .PHONY: book test unit nbval build browser standalone notebooks check-notebooks bench vendor venv clean help \
-        student tag-solutions
+        student tag-solutions lint
 
 help:
 	@echo "make book       build the HTML book into _build/html (creates .venv)"
 	@echo "make test       unit tests, nbval on every notebook, book build, browser test"
+	@echo "make lint       ruff and the notebook hygiene check"
 	@echo "make notebooks  re-execute every notebook in place, deterministically"
 	@echo "make student    the student edition (no solutions): _student/ and _build/student/html"
 	@echo "make bench      time cnnlab against PyTorch; writes benchmarks/results/latest.json"
@@ -62,6 +63,13 @@ tag-solutions: $(VENV)/.book-installed
 	$(PY) tools/tag_solutions.py
 
 # --- tests -----------------------------------------------------------------
+# ruff over the package, tests, tools, benchmarks and the notebooks' code cells (pyproject.toml
+# [tool.ruff]); then the notebooks' hygiene: stored outputs, no timing metadata, no stored errors
+# outside raises-exception cells, code lines <= 88 characters (no execution: about a second).
+lint:
+	$(PY) -m ruff check .
+	$(PY) tools/check_notebooks.py
+
 unit:
 	$(PYTEST) -n 2 tests --ignore=tests/test_browser.py
 

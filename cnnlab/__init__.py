@@ -39,6 +39,8 @@ the fast ones are tested against.  The most used names are re-exported here;
 functions named like their module (``gradcheck.gradcheck``, ``linear.linear``)
 are not, so that ``cnnlab.gradcheck`` and ``cnnlab.linear`` stay modules.
 """
+from importlib import metadata as _metadata
+
 from .activations import relu, sigmoid, tanh
 from .conv import conv1d, conv2d, conv2d_naive, convolve2d
 from .layers import (AvgPool2d, Conv1d, Conv2d, Dropout, Flatten, GlobalAvgPool2d, Linear,
@@ -52,7 +54,10 @@ from .shapes import conv2d_output_shape, conv_output_size, pool2d_output_shape, 
 from .analysis import (conv2d_parameters, count_parameters, linear_parameters, receptive_field,
                       summary)
 
-__version__ = "0.1.0"
+try:  # the one version is pyproject.toml's, read from the installed package's metadata
+    __version__ = _metadata.version("cnnlab")
+except _metadata.PackageNotFoundError:  # a source tree imported without installing it
+    __version__ = "0+unknown"
 
 __all__ = [
     "Adam", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Concat", "Conv1d", "Conv2d",

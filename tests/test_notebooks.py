@@ -11,12 +11,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
+import check_notebooks  # noqa: E402
 import execute_notebooks  # noqa: E402
 
 NOTEBOOKS = execute_notebooks.toc_notebooks()
 IDS = [p.stem for p in NOTEBOOKS]
-WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-MAX_BYTES = 1_000_000
 
 
 def test_toc_lists_notebooks():
@@ -25,64 +24,15 @@ def test_toc_lists_notebooks():
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_notebook_hygiene(path):
-    text = path.read_text(encoding="utf-8")
-    assert len(text.encode()) < MAX_BYTES, f"{path.name} is {len(text.encode())} bytes"
-    nb = json.loads(text)
-    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
-    ids = [c.get("id") for c in nb["cells"]]
-    assert None not in ids and len(set(ids)) == len(ids), "cell ids must exist and be unique"
-    for cell in code:
-        source = "".join(cell["source"])
-        where = f"{path.name} cell {cell.get('id')}"
-        assert cell["execution_count"] is not None, f"{where} was not executed"
-        assert "execution" not in cell["metadata"], f"{where} stores timing metadata"
-        assert "NBVAL" not in source, f"{where}: use cell tags, not # NBVAL comments"
-        assert "sys.path" not in source, f"{where} edits sys.path"
-        for out in cell["outputs"]:
-            tags = cell["metadata"].get("tags", [])
-            assert out["output_type"] != "error" or "raises-exception" in tags, where
-            assert not re.search(r"0x[0-9a-f]{8,}", json.dumps(out)), f"{where}: memory address"
-    views = text.count(WIDGET_VIEW)
-    if views:
-        state = nb["metadata"]["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
-        for m in re.finditer(r'"model_id": "([0-9a-f]{32})"', text):
-            assert m.group(1) in state, f"widget view {m.group(1)} has no stored state"
-
-
-MAX_LINE = 88               # code lines that fit the content column without scrolling
-FILE_NAME_ALT = re.compile(r"^[\w./-]+\.(png|jpe?g|svg|gif)$|^[0-9a-f]{16,}", re.IGNORECASE)
+    """Outputs stored, no timing metadata, no stray errors, ... (tools/check_notebooks.py)."""
+    problems = check_notebooks.hygiene_problems(path)
+    assert not problems, "\n".join(problems)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_notebook_fits_the_column(path):
     """Short code lines; every figure in the book style, column-wide at most, with alt text."""
-    from cnnlab.viz import COLUMN_PX
-
-    nb = json.loads(path.read_text(encoding="utf-8"))
-    long_lines, problems = [], []
-    for cell in nb["cells"]:
-        if cell["cell_type"] != "code":
-            continue
-        where = f"{path.name} cell {cell.get('id')}"
-        for n, line in enumerate("".join(cell["source"]).splitlines(), 1):
-            if len(line) > MAX_LINE:
-                long_lines.append(f"{where} line {n}: {len(line)} characters")
-        images = [o for o in cell["outputs"] if "image/png" in o.get("data", {})]
-        text = json.dumps(cell["outputs"])
-        if "FigureStyleWarning" in text:
-            problems.append(f"{where}: a figure breaks the book style (FigureStyleWarning)")
-        if not images:
-            continue
-        alt = cell["metadata"].get("mystnb", {}).get("image", {}).get("alt", "")
-        if len(alt.split()) < 4 or FILE_NAME_ALT.search(alt):
-            problems.append(f"{where}: figure without alt text saying what it shows "
-                            f"(cell metadata mystnb.image.alt = {alt!r})")
-        for out in images:
-            width = out.get("metadata", {}).get("image/png", {}).get("width")
-            if width is None or width > COLUMN_PX:
-                problems.append(f"{where}: figure displayed {width} px wide; made with "
-                                f"cnnlab.viz.use_book_style() it is at most {COLUMN_PX}")
-    assert not long_lines, f"code lines over {MAX_LINE} characters:\n" + "\n".join(long_lines)
+    problems = check_notebooks.column_problems(path)
     assert not problems, "\n".join(problems)
 
 
