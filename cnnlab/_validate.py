@@ -8,6 +8,7 @@ shows the offending value or shape.
 from __future__ import annotations
 
 import numbers
+import os
 
 import numpy as np
 
@@ -81,10 +82,12 @@ def check_same_shape(a: np.ndarray, a_name: str, shape: tuple[int, ...]) -> None
 
 
 def check_rng(rng, name: str = "rng") -> np.random.Generator:
-    """Accept a ``numpy.random.Generator`` or an integer seed; return a Generator."""
+    """Accept a ``numpy.random.Generator`` or an integer seed >= 0; return a Generator."""
     if isinstance(rng, np.random.Generator):
         return rng
     if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
+        if rng < 0:
+            raise ValueError(f"{name}: a seed must be >= 0, got {rng}")
         return np.random.default_rng(int(rng))
     raise TypeError(f"{name} must be a numpy.random.Generator or an integer seed, "
                     f"got {type(rng).__name__}")
@@ -117,3 +120,104 @@ def check_choice(value, name: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise ValueError(f"{name} must be one of {choices}, got {value!r}")
     return value
+
+
+def check_dtype(dtype, name: str = "dtype") -> np.dtype:
+    """Return ``np.dtype(dtype)`` if it names float32 or float64 (a layer's parameter dtype).
+
+    ``None`` is refused: NumPy would read it as float64 without saying so.
+    """
+    if dtype is None:
+        raise TypeError(f"{name} must be np.float32 or np.float64, got None")
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{name} must be np.float32 or np.float64, got {dtype!r}") from None
+    if dt not in FLOAT_DTYPES:
+        raise ValueError(f"{name} must be np.float32 or np.float64, got {dt}")
+    return dt
+
+
+def check_input_shape(input_shape, ndim: int | None, layer: str, channels: int | None = None,
+                      what: str = "channels") -> tuple[int, ...]:
+    """Validate a shape tuple for ``output_shape``: rank, positive ints, channel count.
+
+    ``ndim=None`` accepts any rank >= 1; ``channels`` is compared with
+    ``input_shape[1]`` when given.
+    """
+    if not isinstance(input_shape, (tuple, list)):
+        raise TypeError(f"input_shape must be a tuple of ints, got {type(input_shape).__name__}")
+    shape = tuple(check_int(s, "input_shape", minimum=1) for s in input_shape)
+    if (ndim is None and not shape) or (ndim is not None and len(shape) != ndim):
+        ndim = "at least 1" if ndim is None else ndim
+        raise ValueError(f"input_shape: {layer} expects {ndim} dimensions, got {shape}")
+    if channels is not None and shape[1] != channels:
+        raise ValueError(f"input_shape: expected {channels} input {what}, got {shape}")
+    return shape
+
+
+def check_input(x, ndim: int | tuple[int, ...] | None, channels: int | None = None,
+                what: str = "channels", dtype: np.dtype | None = None) -> np.ndarray:
+    """Validate a layer input: float ndarray of rank ``ndim`` with ``channels`` on axis 1.
+
+    ``dtype`` is the dtype of the layer's parameters, which ``x`` must share.
+    """
+    check_array(x, "x", ndim=ndim)
+    if channels is not None and x.shape[1] != channels:
+        raise ValueError(f"x: expected {channels} input {what}, got shape {x.shape}")
+    if dtype is not None and x.dtype != dtype:
+        raise TypeError(f"x: dtype {x.dtype} does not match the layer's {dtype} parameters "
+                        f"(build the layer with dtype=np.{x.dtype} or cast x)")
+    return x
+
+
+def check_cache(cache, op: str) -> dict:
+    """Return ``cache`` if it is the dict that ``<op>_forward`` returned.
+
+    Every dict cache carries ``"op"``: the kernel that made it.  Passing another
+    kernel's cache (or anything else) is a ``TypeError`` naming both.
+    """
+    made_by = cache.get("op") if isinstance(cache, dict) else None
+    if made_by != op:
+        got = (f"the cache of {made_by}_forward" if made_by else
+               f"a dict with keys {sorted(map(str, cache))}" if isinstance(cache, dict)
+               else type(cache).__name__)
+        raise TypeError(f"cache must be the cache returned by {op}_forward, got {got}")
+    return cache
+
+
+# --- memory ---------------------------------------------------------------------
+
+def memory_limit() -> int | None:
+    """This machine's physical memory in bytes, or ``None`` where the OS does not say.
+
+    No single array can be larger than this; :func:`check_memory` refuses those
+    up front instead of letting NumPy fail with a bare ``MemoryError``.
+    """
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def format_bytes(nbytes: int) -> str:
+    """``40000800000`` -> ``"37.3 GiB (40,000,800,000 bytes)"``."""
+    size, unit = float(nbytes), "bytes"
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"):
+        if size < 1024 or unit == "EiB":
+            break
+        size /= 1024
+    short = f"{nbytes:,} bytes" if unit == "bytes" else f"{size:.1f} {unit}"
+    return short if unit == "bytes" else f"{short} ({nbytes:,} bytes)"
+
+
+def check_memory(nbytes: int, name: str, what: str) -> None:
+    """Raise ``ValueError`` if ``what`` needs more than :func:`memory_limit` bytes.
+
+    The message starts with ``name`` (the argument(s) responsible), e.g.
+    ``"in_features, out_features: Linear(50000, 50000) ... would need 37.3 GiB ..."``.
+    """
+    limit = memory_limit()
+    if limit is not None and nbytes > limit:
+        raise ValueError(f"{name}: {what} would need {format_bytes(int(nbytes))}, more than "
+                         f"this machine's {format_bytes(limit)} of memory")

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from ._validate import check_choice, check_int, check_rng
+from ._validate import check_choice, check_dtype, check_int, check_memory, check_rng
 
 Shape = tuple[int, ...]
 
@@ -95,8 +95,24 @@ def initialize(init: str, shape: Shape, rng, dtype=np.float32) -> np.ndarray:
 
 def constant(shape: Shape, value: float, dtype=np.float32) -> np.ndarray:
     """An array of ``value`` (biases start at 0); a :func:`meta_array` inside :func:`meta`."""
-    shape = _check_shape(shape)
+    shape, dtype = _check_shape(shape), check_dtype(dtype)
     return meta_array(shape, dtype) if is_meta() else np.full(shape, value, dtype)
+
+
+def check_parameter_memory(shape: Shape, dtype, name: str, layer: str) -> None:
+    """Refuse a parameter whose construction would need more memory than the machine has.
+
+    Building a parameter of ``size`` numbers takes ``size * (8 + 2 * itemsize)``
+    bytes at its peak: the float64 draw of the initialiser, the values in
+    ``dtype`` and the gradient.  Nothing is allocated inside :func:`meta`.
+    ``name`` is the argument(s) responsible and ``layer`` the call, as they
+    appear in the message.
+    """
+    if not is_meta():
+        size = math.prod(shape)
+        check_memory(size * (8 + 2 * np.dtype(dtype).itemsize), name,
+                     f"{layer} has {size:,} parameters; building them (the float64 draw, "
+                     f"the {np.dtype(dtype)} values and their gradients)")
 
 
 # --- shape-only ("meta") parameters -----------------------------------------------
@@ -137,12 +153,30 @@ def is_meta() -> bool:
 
 def meta_array(shape: Shape, dtype=np.float32) -> np.ndarray:
     """A read-only zero array of ``shape`` that uses one element of memory (all strides 0)."""
-    return np.broadcast_to(np.zeros((), dtype), shape)
+    return np.broadcast_to(np.zeros((), check_dtype(dtype)), shape)
 
 
 def is_meta_array(a: np.ndarray) -> bool:
     """Whether ``a`` came from :func:`meta_array` (read-only, at least 1-D, every stride 0)."""
     return not a.flags.writeable and a.ndim > 0 and a.size > 0 and not any(a.strides)
+
+
+def check_not_meta(model, action: str = "run or trained", name: str | None = None) -> None:
+    """Raise ``RuntimeError`` if ``model`` has shape-only parameters (built inside :func:`meta`).
+
+    Every path that reads a model's values calls this first (calling the model,
+    ``fit``, ``evaluate``, ``predict``, ``state_dict``, saving and loading):
+    the zeros behind a meta parameter are not its values.  ``action`` completes
+    the message "... can be summarised but not <action>"; ``name``, the
+    argument that holds the model, starts it.
+    """
+    for param, p in model.named_parameters():
+        if p.is_meta:
+            raise RuntimeError(f"{name + ': ' if name else ''}"
+                               f"{type(model).__name__} was built inside cnnlab.init.meta(): "
+                               f"parameter {param!r} {p.shape} has a shape but no values, so the "
+                               f"model can be summarised but not {action} (build it "
+                               f"without meta)")
 
 
 def _check_shape(shape) -> Shape:
@@ -159,10 +193,12 @@ def _both_fans(shape, fan_in, fan_out) -> tuple[int, int]:
 
 
 def _normal(shape, std: float, rng, dtype) -> np.ndarray:
-    shape = _check_shape(shape)
-    return (check_rng(rng).standard_normal(shape) * std).astype(dtype)
+    shape, dtype = _check_shape(shape), check_dtype(dtype)
+    w = check_rng(rng).standard_normal(shape)
+    w *= std  # in place: one float64 array at the peak, not two
+    return w.astype(dtype, copy=False)
 
 
 def _uniform(shape, bound: float, rng, dtype) -> np.ndarray:
-    shape = _check_shape(shape)
-    return check_rng(rng).uniform(-bound, bound, size=shape).astype(dtype)
+    shape, dtype = _check_shape(shape), check_dtype(dtype)
+    return check_rng(rng).uniform(-bound, bound, size=shape).astype(dtype, copy=False)

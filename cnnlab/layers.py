@@ -16,9 +16,17 @@ import math
 import numpy as np
 
 from . import activations, conv, linear, pool, shapes
-from ._validate import as_pair, check_float, check_int, check_rng
-from .init import constant, initialize
-from .module import Module, Parameter, check_dtype, check_input, check_input_shape
+from ._validate import (
+    as_pair,
+    check_dtype,
+    check_float,
+    check_input,
+    check_input_shape,
+    check_int,
+    check_rng,
+)
+from .init import check_parameter_memory, constant, initialize
+from .module import Module, Parameter
 
 __all__ = ["Conv2d", "Conv1d", "MaxPool2d", "AvgPool2d", "GlobalAvgPool2d", "ReLU", "Sigmoid",
            "Tanh", "Linear", "Flatten", "Dropout"]
@@ -96,6 +104,9 @@ class Conv2d(Module):
                                  f"got stride {self.stride[0]}")
         dtype = check_dtype(dtype)
         shape = (self.out_channels, self.in_channels // self.groups, *self.kernel_size)
+        check_parameter_memory(shape, dtype, "in_channels, out_channels, kernel_size",
+                               f"{type(self).__name__}({self.in_channels}, {self.out_channels}, "
+                               f"kernel_size={self.kernel_size})")
         self.weight = Parameter(initialize(init, shape, _make_rng(rng), dtype))
         self.bias = Parameter(constant((self.out_channels,), 0.0, dtype)) if bias else None
 
@@ -283,6 +294,8 @@ class Linear(Module):
         self.out_features = check_int(out_features, "out_features", 1)
         dtype = check_dtype(dtype)
         shape = (self.out_features, self.in_features)
+        check_parameter_memory(shape, dtype, "in_features, out_features",
+                               f"Linear({self.in_features}, {self.out_features})")
         self.weight = Parameter(initialize(init, shape, _make_rng(rng), dtype))
         self.bias = Parameter(constant((self.out_features,), 0.0, dtype)) if bias else None
 

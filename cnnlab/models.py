@@ -33,13 +33,13 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ._validate import check_choice, check_int, check_rng
+from ._validate import check_choice, check_input_shape, check_int, check_rng
 from .blocks import Bottleneck, Inception, depthwise_separable, resnet_stage
 from .classic import LENET5_C3_TABLE, EuclideanRBF, PartialConv2d, ScaledTanh, Subsampling
 from .init import meta as meta_context
 from .layers import (AvgPool2d, Conv2d, Dropout, Flatten, GlobalAvgPool2d, Linear, MaxPool2d,
                      ReLU)
-from .module import Module, Sequential, check_input_shape
+from .module import Module, Sequential
 from .norm import BatchNorm2d, LocalResponseNorm
 
 __all__ = ["lenet5", "alexnet", "vgg16", "googlenet", "resnet50", "mobilenet_v1",
