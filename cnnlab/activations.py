@@ -10,6 +10,7 @@ from ._validate import check_array, check_same_dtype
 
 
 def _check_dout(dout: np.ndarray, reference: np.ndarray) -> None:
+    check_array(reference, "cache")  # the forward's cache is an array of its input's shape
     check_array(dout, "dout")
     check_same_dtype(dout, "dout", reference, "the forward input")
     if dout.shape != reference.shape:

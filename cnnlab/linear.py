@@ -1,9 +1,11 @@
 """Fully connected layer ``y = x W^T + b`` and the flatten that feeds it."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from ._validate import check_array, check_int, check_same_dtype, check_same_shape
+from ._validate import check_array, check_cache, check_int, check_same_dtype, check_same_shape
 
 
 def linear_forward(x: np.ndarray, weight: np.ndarray,
@@ -40,7 +42,7 @@ def linear_forward(x: np.ndarray, weight: np.ndarray,
     out = x @ weight.T
     if bias is not None:
         out += bias
-    return out, {"x": x, "weight": weight, "has_bias": bias is not None}
+    return out, {"op": "linear", "x": x, "weight": weight, "has_bias": bias is not None}
 
 
 def linear_backward(dout: np.ndarray,
@@ -65,7 +67,7 @@ def linear_backward(dout: np.ndarray,
               \\frac{\\partial L}{\\partial W} = \\delta^\\top x, \\qquad
               \\frac{\\partial L}{\\partial b} = \\sum_n \\delta_n
     """
-    x, weight = cache["x"], cache["weight"]
+    x, weight = check_cache(cache, "linear")["x"], cache["weight"]
     check_array(dout, "dout", ndim=2)
     check_same_dtype(dout, "dout", x, "the forward input")
     out_shape = (x.shape[0], weight.shape[0])
@@ -108,14 +110,17 @@ def flatten_forward(x: np.ndarray, start_dim: int = 1) -> tuple[np.ndarray, tupl
     if x.ndim == 0 or not -x.ndim <= start_dim < x.ndim:
         raise ValueError(f"start_dim must be in [{-x.ndim}, {x.ndim - 1}] for x of shape "
                          f"{x.shape}, got {start_dim}")
-    start_dim %= x.ndim
-    return x.reshape(x.shape[:start_dim] + (-1,)), x.shape
+    start_dim %= x.ndim  # an explicit size: -1 cannot be inferred for an empty batch
+    return x.reshape(x.shape[:start_dim] + (math.prod(x.shape[start_dim:]),)), x.shape
 
 
 def flatten_backward(dout: np.ndarray, cache: tuple[int, ...]) -> np.ndarray:
     """Gradient of :func:`flatten_forward`: ``dout`` reshaped to the input shape."""
+    if not (isinstance(cache, tuple) and all(isinstance(n, int) for n in cache)):
+        raise TypeError(f"cache must be the cache returned by flatten_forward (the input "
+                        f"shape, a tuple of ints), got {type(cache).__name__}")
     check_array(dout, "dout")
-    if dout.size != int(np.prod(cache)) or dout.shape[:-1] != cache[:dout.ndim - 1]:
+    if dout.size != math.prod(cache) or dout.shape[:-1] != cache[:dout.ndim - 1]:
         raise ValueError(f"dout does not match the flattened output of an input of shape "
                          f"{tuple(cache)}, got {dout.shape}")
     return dout.reshape(cache)

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import (check_array, check_choice, check_finite, check_float, check_int,
-                        check_same_dtype)
+from ._validate import (check_array, check_cache, check_choice, check_finite, check_float,
+                        check_int, check_same_dtype)
 
 REDUCTIONS = ("mean", "sum")
 
@@ -80,6 +80,8 @@ def cross_entropy_forward(logits: np.ndarray, labels: np.ndarray,
               (\\operatorname{softmax}(z_n) - \\operatorname{onehot}(y_n))
 
     (without the ``1/N`` for ``"sum"``), as ``torch.nn.functional.cross_entropy``.
+    When finite float32 logits lie further apart than float32 can express (e.g.
+    ``±3e38``), the log-softmax is computed in float64, so the loss stays finite.
     """
     check_array(logits, "logits", ndim=2)
     check_array(labels, "labels", ndim=1, floating=False)
@@ -98,9 +100,13 @@ def cross_entropy_forward(logits: np.ndarray, labels: np.ndarray,
         i = int(np.argmax(bad))
         raise ValueError(f"labels must be in [0, {c}) for {c} classes, got {labels[i]} "
                          f"at index {i}")
-    logp = log_softmax(logits, axis=1)
+    with np.errstate(over="ignore"):
+        logp = log_softmax(logits, axis=1)
+    if not np.isfinite(logp).all():  # z - max(z) overflowed: finite logits further apart
+        logp = log_softmax(logits.astype(np.float64), axis=1)  # than the dtype's range
     loss = -logp[np.arange(n), labels].sum() * _scale(reduction, n)
-    return float(loss), {"probs": np.exp(logp), "labels": labels.copy(),
+    probs = np.exp(logp).astype(logits.dtype, copy=False)
+    return float(loss), {"op": "cross_entropy", "probs": probs, "labels": labels.copy(),
                          "reduction": reduction}
 
 
@@ -120,7 +126,7 @@ def cross_entropy_backward(cache: dict, dloss: float = 1.0) -> np.ndarray:
         ``dloss * (softmax(logits) - onehot(labels))``, divided by N for "mean".
     """
     dloss = check_float(dloss, "dloss")
-    probs, labels = cache["probs"], cache["labels"]
+    probs, labels = check_cache(cache, "cross_entropy")["probs"], cache["labels"]
     n = probs.shape[0]
     dlogits = probs.copy()
     dlogits[np.arange(n), labels] -= 1
@@ -168,13 +174,13 @@ def mse_forward(pred: np.ndarray, target: np.ndarray,
     check_choice(reduction, "reduction", REDUCTIONS)
     diff = pred - target
     loss = np.sum(diff * diff) * _scale(reduction, diff.size)
-    return float(loss), {"diff": diff, "reduction": reduction}
+    return float(loss), {"op": "mse", "diff": diff, "reduction": reduction}
 
 
 def mse_backward(cache: dict, dloss: float = 1.0) -> np.ndarray:
     """Gradient of :func:`mse_forward` with respect to ``pred``: ``2 (pred - target) / M``."""
     dloss = check_float(dloss, "dloss")
-    diff = cache["diff"]
+    diff = check_cache(cache, "mse")["diff"]
     return diff * (2.0 * dloss * _scale(cache["reduction"], diff.size))
 
 

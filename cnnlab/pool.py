@@ -4,14 +4,15 @@ Same conventions as ``torch.nn.MaxPool2d`` / ``AvgPool2d``: NCHW, ``stride``
 defaults to ``kernel_size``, padding at most half the kernel, floor rule for the
 output size, max pooling pads with ``-inf``, average pooling counts the padded
 zeros (``count_include_pad=True``).  When a window holds several equal maxima
-the gradient goes to the first one in row-major order (PyTorch on CPU).
-NaN inputs are not supported by max pooling.
+the gradient goes to the first one in row-major order (PyTorch on CPU).  NaN
+beats every number, as in PyTorch on CPU: a window holding NaN outputs NaN and
+its gradient goes to its last NaN (never to a number that did not win).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_pair, check_array, check_same_dtype, check_same_shape
+from ._validate import as_pair, check_array, check_cache, check_same_dtype, check_same_shape
 from .conv import _pad
 from .shapes import pool2d_output_shape
 
@@ -30,7 +31,8 @@ def _check_pool(x, kernel_size, stride, padding):
     return kernel, stride, (ph, ph, pw, pw), out_shape
 
 
-def _check_dout(dout, cache):
+def _check_dout(dout, cache, op: str):
+    check_cache(cache, op)
     check_array(dout, "dout", ndim=4)
     if dout.dtype != cache["dtype"]:
         raise TypeError(f"dout must have the same dtype as the forward input "
@@ -142,8 +144,12 @@ def max_pool2d_forward(x: np.ndarray, kernel_size: Pair, stride: Pair | None = N
         np.maximum(out, view, out=out)
         # offsets k only grow, so a new winner's k exceeds the index it replaces
         np.maximum(argmax, better * argmax.dtype.type(k), out=argmax)
-    cache = {"argmax": argmax, "x_shape": x.shape, "dtype": x.dtype, "kernel": kernel,
-             "stride": stride, "pads": pads, "out_shape": out_shape}
+    if np.isnan(out.min()):  # np.maximum propagates NaN, but `>` never picks it
+        nan = np.isnan(out)
+        for k, view in _windows(_pad(x, pads, -np.inf), kernel, stride, out_shape[2:]):
+            argmax[nan & np.isnan(view)] = k  # the last NaN of the window wins
+    cache = {"op": "max_pool2d", "argmax": argmax, "x_shape": x.shape, "dtype": x.dtype,
+             "kernel": kernel, "stride": stride, "pads": pads, "out_shape": out_shape}
     return out, cache
 
 
@@ -162,7 +168,7 @@ def max_pool2d_backward(dout: np.ndarray, cache: dict) -> np.ndarray:
         Each output's gradient is routed to the one input that won its window;
         overlapping windows add up.
     """
-    _check_dout(dout, cache)
+    _check_dout(dout, cache, "max_pool2d")
     argmax, pads, kernel, stride = cache["argmax"], cache["pads"], cache["kernel"], cache["stride"]
     disjoint, exact = _tiling(kernel, stride, pads, cache["x_shape"], dout.shape)
     # an exact tiling writes every entry below; otherwise uncovered entries stay 0
@@ -184,7 +190,8 @@ def max_pool2d_backward_naive(dout: np.ndarray, x: np.ndarray, kernel_size: Pair
     """Loop version of :func:`max_pool2d_backward` (the oracle).
 
     For each window, ``np.argmax`` finds the first maximum in row-major order and
-    that input receives the window's upstream gradient.
+    that input receives the window's upstream gradient; in a window holding NaN,
+    the last NaN does (as in PyTorch on CPU).
     """
     (kh, kw), (sh, sw), pads, out_shape = _check_pool(x, kernel_size, stride, padding)
     check_array(dout, "dout", ndim=4)
@@ -198,7 +205,9 @@ def max_pool2d_backward_naive(dout: np.ndarray, x: np.ndarray, kernel_size: Pair
             for i in range(h_out):
                 for j in range(w_out):
                     window = xp[n, c, i * sh:i * sh + kh, j * sw:j * sw + kw]
-                    p, q = np.unravel_index(np.argmax(window), window.shape)
+                    nans = np.flatnonzero(np.isnan(window))
+                    winner = nans[-1] if nans.size else np.argmax(window)
+                    p, q = np.unravel_index(winner, window.shape)
                     dxp[n, c, i * sh + p, j * sw + q] += dout[n, c, i, j]
     return _crop(dxp, pads)
 
@@ -258,15 +267,15 @@ def avg_pool2d_forward(x: np.ndarray, kernel_size: Pair, stride: Pair | None = N
         else:
             out += view
     out /= kh * kw
-    cache = {"x_shape": x.shape, "dtype": x.dtype, "kernel": kernel, "stride": stride,
-             "pads": pads, "out_shape": out_shape}
+    cache = {"op": "avg_pool2d", "x_shape": x.shape, "dtype": x.dtype, "kernel": kernel,
+             "stride": stride, "pads": pads, "out_shape": out_shape}
     return out, cache
 
 
 def avg_pool2d_backward(dout: np.ndarray, cache: dict) -> np.ndarray:
     """Gradient of :func:`avg_pool2d_forward`: each input gets ``dout / (kH kW)``
     from every window that contains it."""
-    _check_dout(dout, cache)
+    _check_dout(dout, cache, "avg_pool2d")
     kernel, stride, pads = cache["kernel"], cache["stride"], cache["pads"]
     share = dout / (kernel[0] * kernel[1])
     disjoint, exact = _tiling(kernel, stride, pads, cache["x_shape"], dout.shape)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from cnnlab import activations as act
-from cnnlab import conv, gradcheck, linear, losses, pool, shapes
+from cnnlab import conv, gradcheck, linear, losses, norm, pool, shapes
 
 
 def a(*shape, dtype=np.float64):
@@ -30,6 +30,13 @@ _, TANH_CACHE = act.tanh_forward(a(2, 3))
 _, LIN_CACHE = linear.linear_forward(a(4, 3), a(5, 3), a(5))  # output (4, 5)
 _, FLAT_CACHE = linear.flatten_forward(a(2, 3, 4))           # output (2, 12)
 _, CE_CACHE = losses.cross_entropy_forward(a(3, 4), np.array([0, 1, 3]))
+_, MSE_CACHE = losses.mse_forward(a(2, 3), a(2, 3))
+_, BN_CACHE, _, _ = norm.batch_norm_forward(X4, None, None, a(3), a(3) + 2, True)
+_, LRN_CACHE = norm.local_response_norm_forward(X4, 3)
+NAN_X4 = X4.copy()
+NAN_X4[1, 2, 3, 4] = np.nan
+HUGE_X4 = np.full((2, 3, 5, 5), 1e30, np.float32)
+HUGE_X4[0, 0, 0, 0] = -1e30
 LABELS = np.array([0, 2, 1])
 NAN_LOGITS = a(3, 3)
 NAN_LOGITS[1, 2] = np.nan
@@ -242,6 +249,48 @@ CASES = [
          gradcheck.gradcheck, lambda x: x, lambda g: {"x": g}, {"x": a(3)}, rng="seed"),
     case("gradcheck-float32", TypeError, r"^inputs\['x'\] must be a float64 array",
          gradcheck.gradcheck, lambda x: x, lambda g: {"x": g}, {"x": a(3, dtype=np.float32)}),
+    # ---------------------------------------- caches from another kernel (issue 15, item 13)
+    case("conv-cache-of-maxpool", TypeError, r"^cache must be the cache returned by "
+         r"conv2d_forward, got the cache of max_pool2d_forward", conv.conv2d_backward,
+         a(2, 2, 3, 3), MAXP_CACHE),
+    case("conv-cache-empty-dict", TypeError, r"^cache must be the cache returned by "
+         r"conv2d_forward, got a dict with keys \[\]", conv.conv2d_backward, a(2, 2, 3, 3), {}),
+    case("conv-cache-tuple", TypeError, r"^cache must be the cache returned by conv2d_forward, "
+         r"got tuple", conv.conv2d_backward, a(2, 2, 3, 3), (1, 2)),
+    case("conv1d-cache-of-linear", TypeError, r"^cache must be the cache returned by "
+         r"conv2d_forward, got the cache of linear_forward", conv.conv1d_backward, a(2, 2, 3),
+         LIN_CACHE),
+    case("maxpool-cache-of-conv", TypeError, r"^cache must be the cache returned by "
+         r"max_pool2d_forward, got the cache of conv2d_forward", pool.max_pool2d_backward,
+         a(2, 3, 2, 2), CONV_CACHE),
+    case("avgpool-cache-of-maxpool", TypeError, r"^cache must be the cache returned by "
+         r"avg_pool2d_forward, got the cache of max_pool2d_forward", pool.avg_pool2d_backward,
+         a(2, 3, 2, 2), MAXP_CACHE),
+    case("linear-cache-keys", TypeError, r"^cache must be the cache returned by linear_forward, "
+         r"got a dict with keys \['weight', 'x'\]", linear.linear_backward, a(4, 5),
+         {"x": a(4, 3), "weight": a(5, 3)}),
+    case("flatten-cache-str", TypeError, r"^cache must be the cache returned by flatten_forward",
+         linear.flatten_backward, a(2, 12), "(2, 3, 4)"),
+    case("relu-cache-dict", TypeError, r"^cache must be a numpy.ndarray, got dict",
+         act.relu_backward, a(2, 3), CONV_CACHE),
+    case("ce-cache-of-mse", TypeError, r"^cache must be the cache returned by "
+         r"cross_entropy_forward, got the cache of mse_forward", losses.cross_entropy_backward,
+         MSE_CACHE),
+    case("mse-cache-none", TypeError, r"^cache must be the cache returned by mse_forward, "
+         r"got NoneType", losses.mse_backward, None),
+    case("bn-cache-old-tuple", TypeError, r"^cache must be the cache returned by "
+         r"batch_norm_forward, got tuple", norm.batch_norm_backward, X4, (1, 2, 3, True, False)),
+    case("lrn-cache-of-bn", TypeError, r"^cache must be the cache returned by "
+         r"local_response_norm_forward, got the cache of batch_norm_forward",
+         norm.local_response_norm_backward, X4, BN_CACHE),
+    # ------------------------------------------------- batch norm statistics (item 12)
+    case("bn-nan-input", FloatingPointError, r"^x holds nan at index \(1, 2, 3, 4\), so the "
+         r"batch statistics are not finite; the running mean and variance are left as they were",
+         norm.batch_norm_forward, NAN_X4, None, None, a(3), a(3) + 2, True),
+    case("bn-variance-overflow", FloatingPointError, r"^x: the variance of channel 0 overflows "
+         r"float32",
+         norm.batch_norm_forward, HUGE_X4, None, None, np.zeros(3, np.float32),
+         np.ones(3, np.float32), True),
 ]
 
 

@@ -144,3 +144,16 @@ def test_flatten_gradcheck(rng):
     errors = gradcheck(forward, lambda g: {"x": flatten_backward(g, saved["cache"])},
                        {"x": rng.standard_normal((2, 3, 2, 2))})
     assert errors["x"] < 1e-7
+
+
+def test_flatten_of_an_empty_batch():
+    """Issue 15, item 13: reshape(0, -1) cannot infer the -1 of an empty batch."""
+    from cnnlab.layers import Flatten
+    from cnnlab.linear import flatten_backward, flatten_forward
+    x = np.zeros((0, 3, 4, 5), np.float32)
+    out, cache = flatten_forward(x)
+    assert out.shape == (0, 60) and flatten_backward(out, cache).shape == x.shape
+    assert flatten_forward(x, 2)[0].shape == (0, 3, 20)
+    layer = Flatten()
+    assert layer(x).shape == (0, 60) == layer.output_shape((1, 3, 4, 5))[:0] + (0, 60)
+    assert layer.backward(np.zeros((0, 60), np.float32)).shape == x.shape

@@ -200,3 +200,17 @@ def test_loss_class_bad_reduction(cls):
         cls("none")
     with pytest.raises(TypeError, match="reduction"):
         cls(None)
+
+
+@pytest.mark.parametrize("logits, labels", [([[3e38, -3e38]], [1]), ([[3e38, -3e38]], [0]),
+                                            ([[-3.4e38, 3.4e38, 0.0], [1.0, 2.0, 3.0]], [0, 2])])
+def test_cross_entropy_of_finite_float32_extremes_is_finite(logits, labels):
+    """Issue 15, item 14: z - max(z) overflowed float32 and the loss came out inf."""
+    z32, y = np.array(logits, np.float32), np.array(labels)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loss, cache = cross_entropy_forward(z32, y)
+        grad = cross_entropy_backward(cache)
+    want = cross_entropy(z32.astype(np.float64), y)
+    assert math.isfinite(loss) and loss == pytest.approx(want, rel=1e-6)
+    assert grad.dtype == np.float32 and np.isfinite(grad).all()

@@ -209,3 +209,35 @@ def test_max_pool_backward_has_no_negative_zeros():
         out, cache = max_pool2d_forward(x, 2, stride)
         dx = max_pool2d_backward(-np.ones_like(out), cache)
         assert not np.signbit(dx[dx == 0]).any()
+
+
+# --- NaN (issue 15, item 14): NaN wins its window, and so does its gradient ------------------
+
+NAN_CASES = [((1, 1, 1, 4), (1, 4), None, [1.0, np.nan, 3.0, np.nan]),   # two NaN: the last
+             ((1, 1, 1, 4), (1, 2), 1, [5.0, np.nan, 3.0, 1.0]),          # overlapping windows
+             ((1, 1, 2, 2), 2, None, [np.nan, 9.0, 8.0, 7.0])]            # NaN first, bigger later
+
+
+@pytest.mark.parametrize("shape, kernel, stride, values", NAN_CASES)
+def test_max_pool_with_nan_routes_the_gradient_to_the_nan(shape, kernel, stride, values, torch):
+    x = np.array(values).reshape(shape)
+    out, cache = max_pool2d_forward(x, kernel, stride)
+    dout = np.arange(1.0, out.size + 1).reshape(out.shape)
+    dx = max_pool2d_backward(dout, cache)
+    np.testing.assert_array_equal(out, max_pool2d_naive(x, kernel, stride))
+    np.testing.assert_array_equal(dx, max_pool2d_backward_naive(dout, x, kernel, stride))
+    assert np.isnan(out).any()
+    xt = torch.tensor(x, requires_grad=True)
+    yt = torch.nn.functional.max_pool2d(xt, kernel, stride)
+    yt.backward(torch.tensor(dout))
+    np.testing.assert_array_equal(out, yt.detach().numpy())
+    np.testing.assert_array_equal(dx, xt.grad.numpy())
+
+
+def test_max_pool_without_nan_is_unchanged_by_the_nan_rule(rng):
+    x = rng.standard_normal((2, 3, 6, 6))
+    x[0, 0, 0, 0] = np.inf
+    out, cache = max_pool2d_forward(x, 3, 1, 1)
+    dout = rng.standard_normal(out.shape)
+    np.testing.assert_allclose(max_pool2d_backward(dout, cache),
+                               max_pool2d_backward_naive(dout, x, 3, 1, 1), **TOL[np.float64])
