@@ -24,49 +24,92 @@ contiguous runs (NumPy pays per run, so runs of 10 floats are expensive):
     columns ``(n, i, j)``, one strided slice per window offset.
 
 Buffers are reused, because a fresh large array costs more than filling it:
-the operating system maps and zeroes its pages at first touch.  Scratch arrays
-come from :func:`workspace`, a small per-thread cache; nothing handed back to
-callers or stored in a forward cache lives there.  The columns, which the
-forward cache keeps for backward, come from :func:`reusable`, which hands an
-array out again only once nothing else refers to it.
+the operating system maps and zeroes its pages at first touch.  Each geometry
+(a :class:`Plan`) has a :class:`Workspace` per thread: scratch arrays
+(:func:`workspace`: the padded input, the output and gradient grids, the staging
+copies) and the columns (:func:`reusable`), which the forward cache keeps for
+backward and which are handed out again only once nothing refers to them.
+
+Memory is bounded and returns: the registry of workspaces holds them *weakly*;
+the forward cache of a convolution holds its workspace (``cache["workspace"]``).
+So the scratch of a geometry lives exactly as long as some cache of it, e.g. a
+``Conv2d`` layer's last forward pass (which is when reuse pays: the next step has
+the same shapes), and is freed with the last one, ``del cache`` or ``del model``.
+A workspace holds one scratch array per role and at most ``MAX_SPARE`` columns
+arrays.  :func:`release` empties every workspace of the thread at once.
 """
 from __future__ import annotations
 
+import math
 import sys
 import threading
-from collections import OrderedDict
+import weakref
 from typing import NamedTuple
 
 import numpy as np
 
-_MAX_BUFFERS = 16  # per thread and kind; the least recently used buffer is dropped beyond
-_MAX_POOL_BYTES = 1 << 30  # arrays kept for reuse: at most 1 GiB per thread
+from ._validate import check_memory
+
+MAX_SPARE = 16  # columns arrays a workspace keeps for reuse (in use by caches or not)
 _local = threading.local()
 
 
-def clear_buffers() -> None:
-    """Let go of this thread's scratch and reusable buffers (they are rebuilt on demand)."""
+class Workspace:
+    """The reusable arrays of one convolution geometry in one thread."""
+
+    __slots__ = ("buffers", "pool", "__weakref__")
+
+    def __init__(self) -> None:
+        self.buffers: dict[tuple, np.ndarray] = {}
+        self.pool: list[np.ndarray] = []  # columns, most recently used last
+
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in (*self.buffers.values(), *self.pool))
+
+    def clear(self) -> None:
+        self.buffers.clear()
+        self.pool.clear()
+
+
+def workspace_for(plan: Plan) -> Workspace:
+    """This thread's workspace for ``plan``, created if no cache holds one any more.
+
+    Keep a reference (a forward cache does) for as long as its buffers should live.
+    """
+    spaces = getattr(_local, "spaces", None)
+    if spaces is None:
+        spaces = _local.spaces = weakref.WeakValueDictionary()
+    space = spaces.get(plan)
+    if space is None:
+        space = spaces[plan] = Workspace()
+    return space
+
+
+def release() -> None:
+    """Empty this thread's workspaces; the arrays are rebuilt on demand."""
+    for space in list(getattr(_local, "spaces", {}).values()):
+        space.clear()
     _local.__dict__.clear()
 
 
-def workspace(name: str, key: tuple, shape: tuple[int, ...], dtype, zero: bool = False
+def nbytes() -> int:
+    """Bytes in this thread's live workspaces (scratch and columns, in use or spare)."""
+    return sum(space.nbytes() for space in list(getattr(_local, "spaces", {}).values()))
+
+
+def workspace(name: str, plan: Plan, shape: tuple[int, ...], dtype, zero: bool = False
               ) -> np.ndarray:
-    """Scratch array reused between calls with the same ``(name, key, shape, dtype)``.
+    """Scratch array of ``plan``'s workspace, reused between calls with the same role and shape.
 
     ``zero=True`` zero-fills it once, when it is created: callers that keep some
     region at zero and overwrite the rest every time rely on that.  The array is
     overwritten by the next call with the same key, so never return it.
     """
-    buffers = getattr(_local, "buffers", None)
-    if buffers is None:
-        buffers = _local.buffers = OrderedDict()
-    full_key = (name, key, shape, np.dtype(dtype).str)
-    buf = buffers.pop(full_key, None)
+    buffers = workspace_for(plan).buffers
+    key = (name, shape, np.dtype(dtype).str)
+    buf = buffers.get(key)
     if buf is None:
-        buf = (np.zeros if zero else np.empty)(shape, dtype)
-        while len(buffers) >= _MAX_BUFFERS:
-            buffers.popitem(last=False)
-    buffers[full_key] = buf  # most recently used last
+        buf = buffers[key] = (np.zeros if zero else np.empty)(shape, dtype)
     return buf
 
 
@@ -78,23 +121,20 @@ def _refcount(pool: list, i: int) -> int:
 _FREE = _refcount([np.empty(0)], 0)  # what _refcount says of an array only a pool holds
 
 
-def reusable(shape: tuple[int, ...], dtype) -> np.ndarray:
+def reusable(plan: Plan, shape: tuple[int, ...], dtype) -> np.ndarray:
     """An uninitialised array that may outlive the call, e.g. columns kept in a cache.
 
     It is one handed out before if nothing refers to that one any more (not a
     cache, not a view, not a caller's name; the reference count tells), else new.
     """
-    pool = getattr(_local, "pool", None)
-    if pool is None:
-        pool = _local.pool = []
+    pool = workspace_for(plan).pool
     for i in range(len(pool)):
         if pool[i].shape == shape and pool[i].dtype == dtype and _refcount(pool, i) == _FREE:
             pool.append(pool.pop(i))  # most recently used last
             return pool[-1]
     pool.append(np.empty(shape, dtype))
-    while len(pool) > 1 and (len(pool) > _MAX_BUFFERS
-                             or sum(a.nbytes for a in pool) > _MAX_POOL_BYTES):
-        pool.pop(0)  # the least recently used; arrays still in use live on elsewhere
+    if len(pool) > MAX_SPARE:
+        pool.pop(0)  # the least recently used; if a cache still holds it, it lives on there
     return pool[-1]
 
 
@@ -213,7 +253,7 @@ def _windows(buf: np.ndarray, plan: Plan, flat: np.ndarray | None = None):
             yield p, q, (buf[:, rows, cols, :] if plan.batch_last else buf[:, :, rows, cols])
 
 
-def _staged(src: np.ndarray, perm: tuple[int, ...]) -> np.ndarray:
+def _staged(src: np.ndarray, perm: tuple[int, ...], plan: Plan) -> np.ndarray:
     """``src``, or a copy of it with padded rows, ready for ``.transpose(perm)``.
 
     A copy into ``src.transpose(perm)`` order takes the elements of ``src`` along axis
@@ -226,7 +266,7 @@ def _staged(src: np.ndarray, perm: tuple[int, ...]) -> np.ndarray:
     if abs(src.strides[a]) % 512 or src.size < 4096:
         return src
     row = src[(0,) * (a + 1)].size  # elements in one row: axes a+1, ...
-    rows = workspace("staging", src.shape, (*src.shape[:a + 1], row + 64 // src.itemsize),
+    rows = workspace("staging", plan, (*src.shape[:a + 1], row + 64 // src.itemsize),
                      src.dtype)[..., :row]
     staged = rows.reshape(src.shape)
     np.copyto(staged, src)
@@ -243,8 +283,11 @@ def im2col(x: np.ndarray, plan: Plan) -> np.ndarray:
         xp, flat = x.transpose(plan.to_grid), None  # nothing to pad: read x in place
     else:
         xp, flat = _padded_buffer("im2col_input", plan, x.dtype)
-        np.copyto(_interior(xp, plan), _staged(x, plan.to_grid).transpose(plan.to_grid))
-    cols = reusable((plan.c, plan.kh, plan.kw, *plan.grid), x.dtype)
+        np.copyto(_interior(xp, plan), _staged(x, plan.to_grid, plan).transpose(plan.to_grid))
+    shape = (plan.c, plan.kh, plan.kw, *plan.grid)
+    check_memory(math.prod(shape) * x.itemsize, "x, weight",
+                 f"the im2col columns {shape} of x {x.shape} for a {plan.kh}x{plan.kw} kernel")
+    cols = reusable(plan, shape, x.dtype)
     for p, q, view in _windows(xp, plan, flat):
         cols[:, p, q] = view
     return cols
@@ -261,7 +304,7 @@ def col2im(dcols: np.ndarray, plan: Plan) -> np.ndarray:
     for p, q, view in _windows(dxp, plan, flat):
         view += dcols[:, p, q]
     dx = np.empty((plan.n, plan.c, plan.h, plan.w), dtype=dcols.dtype)
-    np.copyto(dx, _staged(_interior(dxp, plan), plan.to_nchw).transpose(plan.to_nchw))
+    np.copyto(dx, _staged(_interior(dxp, plan), plan.to_nchw, plan).transpose(plan.to_nchw))
     return dx
 
 
@@ -269,7 +312,7 @@ def grid_to_nchw(a: np.ndarray, plan: Plan, bias: np.ndarray | None = None) -> n
     """``(C_out, *grid)`` -> new ``(N, C_out, H_out, W_out)`` array, plus ``bias`` per channel."""
     if plan.wide:
         a = a[..., :plan.wo]  # drop the padded-width columns
-    view = _staged(a, plan.to_nchw).transpose(plan.to_nchw)
+    view = _staged(a, plan.to_nchw, plan).transpose(plan.to_nchw)
     out = np.empty(view.shape, dtype=a.dtype)
     if bias is None:
         np.copyto(out, view)
@@ -285,5 +328,5 @@ def nchw_to_grid(dout: np.ndarray, plan: Plan) -> np.ndarray:
     """
     g = workspace("grid", plan, (dout.shape[1], *plan.grid), dout.dtype, zero=plan.wide)
     valid = g[..., :plan.wo] if plan.wide else g
-    np.copyto(valid, _staged(dout, plan.to_grid).transpose(plan.to_grid))
+    np.copyto(valid, _staged(dout, plan.to_grid, plan).transpose(plan.to_grid))
     return g

@@ -7,16 +7,22 @@ the 1-D versions (``conv1d*``, NCL) run the 2-D kernels on a height-1 view.
 ``conv2d_forward`` / ``conv2d_backward`` compute the same numbers with im2col
 and one matrix product per pass (helpers in ``cnnlab._im2col``), and are
 tested equal to the loops.
+
+The fast kernels reuse scratch memory between calls of the same geometry (see
+:func:`release_workspace`): it lives as long as a forward cache of that
+geometry, so deleting the caches (or the model whose layers hold them) gives
+all of it back.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from . import _im2col as columns
 from ._im2col import col2im as _col2im
-from ._im2col import grid_to_nchw, make_plan, nchw_to_grid, workspace
+from ._im2col import grid_to_nchw, make_plan, nchw_to_grid, workspace, workspace_for
 from ._im2col import im2col as _im2col
-from ._validate import (as_pair, check_array, check_choice, check_int, check_same_dtype,
-                        check_same_shape)
+from ._validate import (as_pair, check_array, check_cache, check_choice, check_int,
+                        check_same_dtype, check_same_shape)
 from .shapes import Padding, conv2d_output_shape, resolve_padding
 
 
@@ -144,8 +150,9 @@ def conv2d_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = 
         Same dtype as ``x``; a new array.
     cache : dict
         What :func:`conv2d_backward` needs; treat it as opaque.  It holds the
-        columns matrix (about kH*kW times the size of ``x``) and a reference
-        to ``weight``, so do not modify ``weight`` in place before backward.
+        columns matrix (about kH*kW times the size of ``x``), a reference to
+        ``weight`` (do not modify ``weight`` in place before backward) and the
+        workspace of this geometry (see :func:`release_workspace`).
 
     Notes
     -----
@@ -164,6 +171,7 @@ def conv2d_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = 
                                                             dilation, groups)
     plan = make_plan(x.shape, weight.shape[2:], stride, pads, out_shape[2:], x.itemsize,
                      dilation)
+    space = workspace_for(plan)  # the cache keeps it: reused while such caches live
     cols = _im2col(x, plan)  # (C_in, kH, kW, *grid)
     c_out = weight.shape[0]
     k, m = weight[0].size, cols.size // (weight[0].size * groups)
@@ -171,8 +179,8 @@ def conv2d_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = 
     np.matmul(weight.reshape(groups, c_out // groups, k), cols.reshape(groups, k, m),
               out=out_cols.reshape(groups, c_out // groups, m))
     out = grid_to_nchw(out_cols, plan, bias)
-    cache = {"plan": plan, "weight": weight, "has_bias": bias is not None, "cols": cols,
-             "out_shape": out_shape, "groups": groups}
+    cache = {"op": "conv2d", "plan": plan, "weight": weight, "has_bias": bias is not None,
+             "cols": cols, "out_shape": out_shape, "groups": groups, "workspace": space}
     return out, cache
 
 
@@ -204,7 +212,7 @@ def conv2d_backward(dout: np.ndarray,
     which is then cropped.  Strided convolutions need no zero-dilated ``dout``.
     """
     check_array(dout, "dout", ndim=4)
-    weight = cache["weight"]
+    weight = check_cache(cache, "conv2d")["weight"]
     check_same_dtype(dout, "dout", weight, "the forward input")
     if dout.shape != cache["out_shape"]:
         raise ValueError(f"dout must have the forward output's shape {cache['out_shape']}, "
@@ -297,6 +305,32 @@ def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None,
            dilation: int | tuple[int, int] = 1, groups: int = 1) -> np.ndarray:
     """Output of :func:`conv2d_forward` only (like ``torch.nn.functional.conv2d``)."""
     return conv2d_forward(x, weight, bias, stride, padding, dilation, groups)[0]
+
+
+def release_workspace() -> None:
+    """Free the scratch memory the fast convolution keeps for reuse in this thread.
+
+    Each geometry (input shape, kernel, stride, padding, dilation) has a
+    workspace: one array per role (the padded input, the output and gradient
+    grids, staging copies, the gradient of the columns) and at most 16 columns
+    matrices (``C_in*kH*kW x N*H_out*W_out`` numbers each) kept for reuse, in
+    all usually two to three times the columns of one pass.  It lives as long
+    as a forward cache of that geometry does, e.g. a ``Conv2d`` layer's last
+    pass, so it is freed anyway once those caches are gone (``del cache``,
+    ``del model``).  This empties the workspaces of caches that are still
+    alive too; their columns stay (backward needs them) and the rest is
+    rebuilt on demand.
+    """
+    columns.release()
+
+
+def workspace_nbytes() -> int:
+    """Bytes of the live workspaces of this thread (see :func:`release_workspace`).
+
+    Counts the scratch arrays and the columns matrices the workspaces hold,
+    whether a forward cache still uses them or they are kept for reuse.
+    """
+    return columns.nbytes()
 
 
 # --- 1-D convolution: sequences (N, C, L) ------------------------------------------------
