@@ -142,7 +142,8 @@ def receptive_field(layers: Iterable, input_size: int | None = None, *,
     >>> [row.receptive_field for row in receptive_field([(3, 1), (3, 1), (3, 1), (2, 2)])]
     [3, 5, 7, 8]
     """
-    if axis not in (0, 1) or isinstance(axis, bool):
+    axis = check_int(axis, "axis")
+    if axis not in (0, 1):
         raise ValueError(f"axis must be 0 (height) or 1 (width), got {axis!r}")
     if isinstance(layers, Module) and not isinstance(layers, Sequential):
         layers = [layers]
@@ -245,6 +246,12 @@ def summary(model: Module, input_shape: tuple[int, ...]) -> Summary:
     if not isinstance(input_shape, (tuple, list)):
         raise TypeError(f"input_shape must be a tuple of ints, got {type(input_shape).__name__}")
     shape = tuple(check_int(s, "input_shape", 1) for s in input_shape)
+    for path, layer in model._modules():
+        if type(layer).output_shape is Module.output_shape:
+            where = f"layer {path[:-1]!r}" if path else "the model"
+            raise NotImplementedError(f"model: {where} ({type(layer).__name__}) does not "
+                                      f"implement output_shape(input_shape), which summary() "
+                                      f"needs to follow the shapes without data")
     rows: list[SummaryRow] = []
     out = _summary_rows(model, shape, "", rows)
     trainable = sum(p.data.size for p in model.parameters() if p.requires_grad)

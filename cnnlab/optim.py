@@ -35,12 +35,18 @@ class Optimizer:
         self.params = list(params)
         if not self.params:
             raise ValueError("params: got an empty list of parameters")
+        first: dict[int, int] = {}
         for i, p in enumerate(self.params):
             if not isinstance(p, Parameter):
                 raise TypeError(f"params[{i}] must be a Parameter, got {type(p).__name__}")
             if p.is_meta:
                 raise RuntimeError(f"params[{i}] {p.shape} was built inside cnnlab.init.meta(): "
                                    f"it has a shape but no values to train")
+            j = first.setdefault(id(p), i)
+            if j != i:
+                raise ValueError(f"params[{i}] is params[{j}] again: each parameter may appear "
+                                 f"once, or a step would update it twice "
+                                 f"(model.parameters() lists each once)")
         self.lr = check_float(lr, "lr", 0.0, low_inclusive=False)
         self.state: list[dict] = [{} for _ in self.params]
 
@@ -50,7 +56,21 @@ class Optimizer:
             p.zero_grad()
 
     def step(self) -> None:
-        """Update every trainable parameter once from its current gradient."""
+        """Update every trainable parameter once from its current gradient.
+
+        Raises
+        ------
+        FloatingPointError
+            A gradient holds NaN or infinity.  Every gradient is checked before
+            anything is updated, so the parameters and the optimiser's state
+            (momentum, moments) stay as they were instead of being poisoned.
+        """
+        for i, p in enumerate(self.params):
+            if p.requires_grad and not np.isfinite(p.grad).all():
+                index = tuple(int(k) for k in np.argwhere(~np.isfinite(p.grad))[0])
+                raise FloatingPointError(f"params[{i}] {p.shape}: the gradient is not finite "
+                                         f"({p.grad[index]} at index {index}); step() changed "
+                                         f"nothing")
         for p, state in zip(self.params, self.state):
             if p.requires_grad:
                 self._update(p, state)
