@@ -1,174 +1,80 @@
-"""Training a model: a generic ``fit`` loop, evaluation, early stopping, saved parameters.
+"""Training a model: a generic ``fit`` loop, evaluation, early stopping.
 
 ``fit`` runs mini-batch training for any :class:`~cnnlab.module.Module`, a
 ``cnnlab`` loss (``CrossEntropyLoss`` or ``MSELoss``) and an optimiser; it
 prints nothing and returns a :class:`History` of per-epoch numbers.  Each epoch
 visits the training samples in an order drawn from ``rng`` (a seed or a
 ``numpy.random.Generator``), so the same seed and the same initial weights give
-the same history and the same final weights, bit for bit.
+the same history and the same final weights, bit for bit, on the same machine
+with the same NumPy build and the same number of BLAS threads.  (The matrix
+products split their sums between threads, so runs with 1 and 2 threads, e.g.
+``OPENBLAS_NUM_THREADS=1`` and ``=2``, can differ in the last bits of the
+floats, and the difference grows over many steps.)
 
-Parameters are saved with :func:`save_parameters` as a plain ``.npz`` archive
-of arrays (``numpy.savez``) and read back with ``allow_pickle=False``: loading
-a file never runs code.
+Everything ``fit`` is given is checked before the first step, the labels and
+finiteness of the data included, so a refused call changes nothing.  A run
+that diverges (NaN or infinity in the outputs, the loss or a gradient) stops
+with :class:`DivergenceError`; a loss that explodes without becoming infinite
+raises a :class:`LossExplosionWarning`.
+
+Parameters are saved with :func:`save_parameters` and read back with
+:func:`load_parameters` (written in ``cnnlab/checkpoints.py``): a plain ``.npz``
+archive of arrays, written atomically and read without pickle.  ``History``,
+``Callback`` and ``EarlyStopping`` are written in ``cnnlab/callbacks.py``.
 """
 from __future__ import annotations
 
-import os
+import contextlib
+import math
 import sys
-import zipfile
+import warnings
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from ._validate import check_float, check_int, check_rng
+from . import _train_checks as checks
+from ._validate import check_int, check_memory, check_rng
+from .callbacks import Callback, EarlyStopping, History
+from .checkpoints import load_parameters, save_parameters
 from .module import Module
 
-__all__ = ["Callback", "EarlyStopping", "History", "confusion_matrix", "evaluate", "fit",
-           "load_parameters", "predict", "save_parameters"]
+__all__ = ["Callback", "DivergenceError", "EarlyStopping", "History", "LossExplosionWarning",
+           "confusion_matrix", "evaluate", "fit", "load_parameters", "predict",
+           "save_parameters"]
 
 Pair = tuple[np.ndarray, np.ndarray]  # (x, y)
-METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
+EXPLOSION_FACTOR = 1000.0  # a batch loss this many times the first one (at least 1) has exploded
 
 
-@dataclass
-class History:
-    """What :func:`fit` measured, one list entry per completed epoch.
+# --- what fit raises and warns --------------------------------------------------
+
+class DivergenceError(FloatingPointError):
+    """Training produced NaN or infinity (outputs, loss, a gradient or a weight): ``fit`` stopped.
+
+    The usual cause is a learning rate that is too high.
 
     Attributes
     ----------
-    epoch : list of int
-        1, 2, ... (epochs are counted from 1).
-    train_loss, train_accuracy : list of float
-        Averages over the epoch's mini-batches, measured in training mode as the
-        weights changed (dropout active).  Accuracy is NaN for non-integer targets.
-    val_loss, val_accuracy : list of float
-        From :func:`evaluate` on ``val_data`` in evaluation mode after the epoch;
-        empty without ``val_data``.
-    stop_reason : str
-        ``"epochs"`` (all epochs ran) or ``"early_stopping"``.
-    best_epoch : int or None
-        The best epoch of an :class:`EarlyStopping` callback; otherwise the epoch
-        of the lowest validation loss (``None`` without ``val_data``).
-    restored_epoch : int or None
-        The epoch whose weights were put back at the end (``EarlyStopping`` with
-        ``restore_best=True``); ``None`` if the model keeps its last weights.
+    history : History
+        The epochs completed before it happened (nothing measured is lost).
+    epoch, batch : int
+        Where it happened, both counted from 1 (``batch`` is 0 after an epoch's
+        last step, when the weights or the validation outputs are checked).
     """
 
-    epoch: list[int] = field(default_factory=list)
-    train_loss: list[float] = field(default_factory=list)
-    train_accuracy: list[float] = field(default_factory=list)
-    val_loss: list[float] = field(default_factory=list)
-    val_accuracy: list[float] = field(default_factory=list)
-    stop_reason: str = "epochs"
-    best_epoch: int | None = None
-    restored_epoch: int | None = None
+    def __init__(self, message: str, history: History, epoch: int, batch: int) -> None:
+        super().__init__(message)
+        self.history, self.epoch, self.batch = history, epoch, batch
 
 
-class Callback:
-    """Hooks that :func:`fit` calls; subclass and override the ones you need.
+class LossExplosionWarning(UserWarning):
+    """A mini-batch loss grew to over ``EXPLOSION_FACTOR`` times the first one (at least 1).
 
-    ``on_epoch_end`` returns ``True`` to stop training after this epoch.
+    The run may still converge, but usually the learning rate is too high.
     """
-
-    def on_train_begin(self, model: Module, history: History, has_val: bool) -> None:
-        """Before the first epoch; ``has_val`` says whether ``val_data`` was given."""
-
-    def on_batch_end(self, model: Module, history: History, loss: float) -> None:
-        """After each optimiser step, with that mini-batch's loss."""
-
-    def on_epoch_end(self, model: Module, history: History) -> bool | None:
-        """After each epoch (its numbers are in ``history``); return True to stop."""
-
-    def on_train_end(self, model: Module, history: History) -> None:
-        """After the last epoch."""
-
-
-class EarlyStopping(Callback):
-    """Stop when a monitored number has not improved for ``patience`` epochs.
-
-    Parameters
-    ----------
-    monitor : {"val_loss", "val_accuracy", "train_loss", "train_accuracy"}
-        Losses should fall, accuracies rise.
-    patience : int >= 1, default 10
-        Epochs without improvement after which training stops.
-    min_delta : float >= 0, default 0.0
-        An improvement must beat the best value by more than this.
-    restore_best : bool, default True
-        At the end of training, put back the weights and buffers
-        (``state_dict``) of the best epoch.
-
-    Notes
-    -----
-    With the best value at epoch ``b``, training stops after epoch
-    ``b + patience`` unless an epoch in between improves on it.
-    """
-
-    def __init__(self, monitor: str = "val_loss", patience: int = 10, min_delta: float = 0.0,
-                 restore_best: bool = True) -> None:
-        if monitor not in METRICS:
-            raise ValueError(f"monitor must be one of {METRICS}, got {monitor!r}")
-        self.monitor = monitor
-        self.patience = check_int(patience, "patience", 1)
-        self.min_delta = check_float(min_delta, "min_delta", 0.0)
-        if not isinstance(restore_best, bool):
-            raise TypeError(f"restore_best must be True or False, got {restore_best!r}")
-        self.restore_best = restore_best
-        self._sign = 1.0 if monitor.endswith("loss") else -1.0  # minimise sign * value
-
-    def on_train_begin(self, model: Module, history: History, has_val: bool) -> None:
-        if self.monitor.startswith("val_") and not has_val:
-            raise ValueError(f"val_data is None but EarlyStopping monitors {self.monitor!r}")
-        self.best, self.best_epoch, self.best_state, self.wait = np.inf, None, None, 0
-
-    def on_epoch_end(self, model: Module, history: History) -> bool:
-        value = self._sign * getattr(history, self.monitor)[-1]
-        if value < self.best - self.min_delta:  # best starts at inf; NaN never improves
-            self.best, self.best_epoch, self.wait = value, history.epoch[-1], 0
-            if self.restore_best:
-                self.best_state = model.state_dict()
-            return False
-        self.wait += 1
-        return self.wait >= self.patience
-
-    def on_train_end(self, model: Module, history: History) -> None:
-        history.best_epoch = self.best_epoch
-        if self.restore_best and self.best_state is not None:
-            model.load_state_dict(self.best_state)
-            history.restored_epoch = self.best_epoch
 
 
 # --- evaluation ----------------------------------------------------------------
-
-def _check_data(data, name: str) -> Pair:
-    if not isinstance(data, (tuple, list)) or len(data) != 2:
-        raise TypeError(f"{name} must be a pair (x, y) of arrays, got {type(data).__name__}")
-    x, y = data
-    if not isinstance(x, np.ndarray) or not isinstance(y, np.ndarray):
-        raise TypeError(f"{name} must be a pair (x, y) of numpy arrays, got "
-                        f"({type(x).__name__}, {type(y).__name__})")
-    if x.ndim == 0 or len(x) == 0:
-        raise ValueError(f"{name}: x must hold at least one sample, got shape {x.shape}")
-    if y.ndim == 0 or len(y) != len(x):
-        raise ValueError(f"{name}: y must have one entry per sample of x ({len(x)}), "
-                         f"got shape {y.shape}")
-    return x, y
-
-
-def _check_model(model) -> Module:
-    if not isinstance(model, Module):
-        raise TypeError(f"model must be a cnnlab Module, got {type(model).__name__}")
-    return model
-
-
-def _check_loss(loss):
-    if not (callable(getattr(loss, "forward", None)) and callable(getattr(loss, "backward", None))):
-        raise TypeError(f"loss must be a cnnlab loss object with forward and backward "
-                        f"(e.g. CrossEntropyLoss()), got {type(loss).__name__}")
-    return loss
-
 
 def _batches(n: int, batch_size: int, order: np.ndarray | None = None):
     for start in range(0, n, batch_size):
@@ -197,7 +103,9 @@ def predict(model: Module, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
     Parameters
     ----------
     model : Module
+        Not built inside :func:`cnnlab.init.meta` (``RuntimeError``).
     x : (N, ...) ndarray
+        Finite values (``ValueError`` names the first NaN or infinity).
     batch_size : int >= 1, default 256
         Only limits memory; the result does not depend on it beyond float rounding.
 
@@ -207,10 +115,8 @@ def predict(model: Module, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
         The outputs for all samples, in order.  The model's train/eval mode is
         restored afterwards.
     """
-    model = _check_model(model)
-    if not isinstance(x, np.ndarray) or x.ndim == 0 or len(x) == 0:
-        raise ValueError(f"x must be a non-empty numpy array of samples, got "
-                         f"{type(x).__name__}{getattr(x, 'shape', '')}")
+    model = checks.check_model(model, "run")
+    x = checks.check_samples(x, "x")
     batch_size = check_int(batch_size, "batch_size", 1)
     was_training = model.training
     model.eval()
@@ -223,6 +129,9 @@ def predict(model: Module, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
 def evaluate(model: Module, loss, data: Pair, batch_size: int = 256) -> dict[str, float]:
     """Loss and accuracy of ``model`` on ``data = (x, y)`` in evaluation mode.
 
+    ``data`` is checked first as by :func:`fit` (finite samples, labels within
+    the model's classes).
+
     Returns
     -------
     dict
@@ -230,16 +139,32 @@ def evaluate(model: Module, loss, data: Pair, batch_size: int = 256) -> dict[str
         (as ``loss(model(x), y)`` would give, up to float rounding) and the
         fraction of rows whose arg-max equals the label (NaN for non-integer
         targets).  The model's train/eval mode is restored afterwards.
+
+    Raises
+    ------
+    FloatingPointError
+        The model's outputs are not finite (its weights hold NaN or infinity,
+        or they overflow).
     """
-    model, loss = _check_model(model), _check_loss(loss)
-    x, y = _check_data(data, "data")
+    model, loss = checks.check_model(model, "run"), checks.check_loss(loss)
+    x, y = checks.check_data(data, "data")
     batch_size = check_int(batch_size, "batch_size", 1)
+    checks.check_targets(model, loss, (x, y), "data", predict)
+    return _evaluate(model, loss, x, y, batch_size)
+
+
+def _evaluate(model: Module, loss, x: np.ndarray, y: np.ndarray,
+              batch_size: int) -> dict[str, float]:
+    """:func:`evaluate` on arguments already checked."""
     was_training = model.training
     model.eval()
     total = correct = 0.0
     try:
         for b in _batches(len(x), batch_size):
             out = model.forward(x[b])
+            if not np.isfinite(out).all():
+                raise FloatingPointError(f"model: its outputs for data[{b.start}:"
+                                         f"{min(b.stop, len(x))}] are not finite (NaN or inf)")
             total += _total(loss, loss.forward(out, y[b]), len(out))
             correct += _correct(out, y[b])
     finally:
@@ -250,6 +175,14 @@ def evaluate(model: Module, loss, data: Pair, batch_size: int = 256) -> dict[str
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
     """Count how often each true class was predicted as each class.
 
+    Parameters
+    ----------
+    y_true, y_pred : (N,) ndarray of any integer dtype
+        Labels in ``[0, num_classes)``; the counting is done in int64, whatever
+        their dtype.
+    num_classes : int >= 1
+        ``ValueError`` if the matrix would not fit in memory.
+
     Returns
     -------
     (num_classes, num_classes) ndarray of int64
@@ -258,6 +191,8 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -
         the size of its class.
     """
     num_classes = check_int(num_classes, "num_classes", 1)
+    check_memory(num_classes * num_classes * 8, "num_classes",
+                 f"a {num_classes:,} x {num_classes:,} confusion matrix of int64")
     for name, a in (("y_true", y_true), ("y_pred", y_pred)):
         if not isinstance(a, np.ndarray) or a.ndim != 1 or not np.issubdtype(a.dtype, np.integer):
             raise TypeError(f"{name} must be a 1-D numpy array of integer class labels, got "
@@ -269,23 +204,12 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -
     if y_true.shape != y_pred.shape:
         raise ValueError(f"y_pred must have the shape of y_true {y_true.shape}, got "
                          f"{y_pred.shape}")
-    counts = np.bincount(y_true * num_classes + y_pred, minlength=num_classes * num_classes)
-    return counts.reshape(num_classes, num_classes).astype(np.int64)
+    flat = y_true.astype(np.int64) * num_classes + y_pred.astype(np.int64)  # uint8 would wrap
+    counts = np.bincount(flat, minlength=num_classes * num_classes)
+    return counts.reshape(num_classes, num_classes).astype(np.int64, copy=False)
 
 
 # --- training ------------------------------------------------------------------
-
-def _check_optimizer(optimizer, model: Module):
-    if not (callable(getattr(optimizer, "step", None))
-            and callable(getattr(optimizer, "zero_grad", None))):
-        raise TypeError(f"optimizer must have step() and zero_grad() (e.g. cnnlab.optim.Adam), "
-                        f"got {type(optimizer).__name__}")
-    own = {id(p) for p in model.parameters()}
-    if any(id(p) not in own for p in getattr(optimizer, "params", ())):
-        raise ValueError("optimizer updates parameters that are not the model's: build it "
-                         "with optimizer = Adam(model.parameters(), ...) for this model")
-    return optimizer
-
 
 def _progress_bar(total: int):
     try:
@@ -294,6 +218,46 @@ def _progress_bar(total: int):
         raise ImportError("progress=True needs tqdm: pip install tqdm "
                           "(or pip install 'cnnlab[book]')") from err
     return tqdm(total=total, unit="batch", file=sys.stderr, leave=False)
+
+
+class _Watch:
+    """Stops a run whose numbers are no longer finite; warns once when the loss explodes."""
+
+    def __init__(self, history: History, optimizer, batches: int) -> None:
+        self.history, self.lr, self.batches = history, getattr(optimizer, "lr", None), batches
+        self.first = self.last = None
+        self.steps, self.warned = 0, False
+
+    def diverged(self, what: str, epoch: int, batch: int) -> DivergenceError:
+        where = f"epoch {epoch}, batch {batch} of {self.batches}" if batch else f"epoch {epoch}"
+        losses = ("" if self.first is None else
+                  f"; the first mini-batch loss was {self.first:.4g}" if self.steps == 1 else
+                  f"; the mini-batch loss went from {self.first:.4g} to {self.last:.4g}")
+        lr = f" (lr={self.lr:g})" if isinstance(self.lr, (int, float)) else ""
+        return DivergenceError(f"training diverged in {where}: {what}{losses}; lower the "
+                               f"learning rate{lr}", self.history, epoch, batch)
+
+    def outputs(self, out: np.ndarray, epoch: int, batch: int) -> None:
+        if not np.isfinite(out).all():
+            raise self.diverged("the model's outputs are not finite (NaN or inf)", epoch, batch)
+
+    def loss(self, value: float, epoch: int, batch: int) -> None:
+        if not math.isfinite(value):
+            raise self.diverged(f"the loss is {value}", epoch, batch)
+        self.first = value if self.first is None else self.first
+        self.last, self.steps = value, self.steps + 1
+        if not self.warned and value > EXPLOSION_FACTOR * max(self.first, 1.0):
+            self.warned = True
+            warnings.warn(f"the loss exploded in epoch {epoch}, batch {batch}: {value:.4g}, "
+                          f"from {self.first:.4g} at the first batch; the learning rate"
+                          f"{f' (lr={self.lr:g})' if isinstance(self.lr, (int, float)) else ''}"
+                          f" is probably too high", LossExplosionWarning, stacklevel=3)
+
+    def parameters(self, model: Module, epoch: int) -> None:
+        for name, p in model.named_parameters():
+            if not np.isfinite(p.data).all():
+                raise self.diverged(f"the optimizer step made parameter {name!r} non-finite",
+                                    epoch, 0)
 
 
 def fit(model: Module, loss, optimizer, train_data: Pair, *, epochs: int, batch_size: int,
@@ -311,6 +275,8 @@ def fit(model: Module, loss, optimizer, train_data: Pair, *, epochs: int, batch_
         Built on ``model.parameters()``, e.g. ``SGD(model.parameters(), lr=0.1)``.
     train_data, val_data : (x, y) pairs of ndarrays
         Samples along the first axis.  ``val_data`` is evaluated after every epoch.
+        Samples must be finite; with ``CrossEntropyLoss`` the labels must be
+        integers in ``[0, classes)`` of the model's output.
     epochs, batch_size : int >= 1
         The last mini-batch of an epoch may be smaller.
     rng : numpy.random.Generator or int
@@ -326,6 +292,22 @@ def fit(model: Module, loss, optimizer, train_data: Pair, *, epochs: int, batch_
     -------
     History
 
+    Raises
+    ------
+    TypeError, ValueError
+        A bad argument (named in the message).  Everything is checked before the
+        first step: a refused call changes nothing.
+    DivergenceError
+        The outputs, the loss, a gradient or a weight became NaN or infinite.
+        The model keeps the weights of that moment; ``err.history`` holds the
+        epochs completed.
+
+    Warns
+    -----
+    LossExplosionWarning
+        Once, when a mini-batch loss exceeds ``EXPLOSION_FACTOR`` (1000) times
+        the first mini-batch loss (taken as at least 1).
+
     Notes
     -----
     One training step on a mini-batch ``B`` is::
@@ -334,52 +316,67 @@ def fit(model: Module, loss, optimizer, train_data: Pair, *, epochs: int, batch_
         optimizer.zero_grad();  model.backward(loss.backward());  optimizer.step()
 
     The model is in training mode during the epochs and in evaluation mode
-    while ``val_data`` is evaluated and when ``fit`` returns.
+    while ``val_data`` is evaluated and when ``fit`` returns.  NumPy's
+    overflow, invalid-value and division warnings are silenced during the
+    epochs: ``fit`` checks the outputs, the loss, the gradients and the weights
+    itself and stops with :class:`DivergenceError`.
     """
-    model, loss = _check_model(model), _check_loss(loss)
-    optimizer = _check_optimizer(optimizer, model)
-    x, y = _check_data(train_data, "train_data")
+    model, loss = checks.check_model(model, "trained"), checks.check_loss(loss)
+    optimizer = checks.check_optimizer(optimizer, model)
+    x, y = checks.check_data(train_data, "train_data")
     if val_data is not None:
-        val_data = _check_data(val_data, "val_data")
+        val_data = checks.check_data(val_data, "val_data")
     epochs = check_int(epochs, "epochs", 1)
     batch_size = check_int(batch_size, "batch_size", 1)
     rng = check_rng(rng)
-    if isinstance(callbacks, Callback) or not isinstance(callbacks, Iterable):
-        raise TypeError(f"callbacks must be a list of Callback objects, got "
-                        f"{type(callbacks).__name__}")
-    callbacks = list(callbacks)
-    for i, cb in enumerate(callbacks):
-        if not isinstance(cb, Callback):
-            raise TypeError(f"callbacks[{i}] must be a Callback, got {type(cb).__name__}")
+    callbacks = checks.check_callbacks(callbacks, Callback)
     for name, flag in (("progress", progress), ("shuffle", shuffle)):
         if not isinstance(flag, bool):
             raise TypeError(f"{name} must be True or False, got {flag!r}")
+    checks.check_targets(model, loss, (x, y), "train_data", predict)
+    if val_data is not None:
+        checks.check_targets(model, loss, val_data, "val_data", predict)
 
     history, n = History(), len(x)
+    watch = _Watch(history, optimizer, -(-n // batch_size))
     for cb in callbacks:
         cb.on_train_begin(model, history, val_data is not None)
     bar = _progress_bar(epochs * -(-n // batch_size)) if progress else None
-    try:
+    # the NumPy warnings are redundant: outputs, loss, gradients and weights are watched
+    with contextlib.nullcontext() if bar is None else bar, \
+            np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for epoch in range(1, epochs + 1):
             model.train()
             total = correct = 0.0
-            for b in _batches(n, batch_size, rng.permutation(n) if shuffle else None):
-                out = model.forward(x[b])
-                value = loss.forward(out, y[b])
-                optimizer.zero_grad()
-                model.backward(loss.backward())
-                optimizer.step()
+            order = rng.permutation(n) if shuffle else None
+            for i, b in enumerate(_batches(n, batch_size, order), start=1):
+                try:
+                    out = model.forward(x[b])
+                    watch.outputs(out, epoch, i)
+                    value = loss.forward(out, y[b])
+                    watch.loss(value, epoch, i)
+                    optimizer.zero_grad()
+                    model.backward(loss.backward())
+                    optimizer.step()
+                except DivergenceError:
+                    raise
+                except FloatingPointError as err:  # batch norm's statistics, a gradient
+                    raise watch.diverged(str(err), epoch, i) from err
                 total += _total(loss, value, len(out))
                 correct += _correct(out, y[b])
                 for cb in callbacks:
                     cb.on_batch_end(model, history, value)
                 if bar is not None:
                     bar.update()
+            watch.parameters(model, epoch)
             history.epoch.append(epoch)
             history.train_loss.append(_mean(loss, total, n))
             history.train_accuracy.append(correct / n)
             if val_data is not None:
-                result = evaluate(model, loss, val_data, batch_size=max(batch_size, 256))
+                try:
+                    result = _evaluate(model, loss, *val_data, max(batch_size, 256))
+                except FloatingPointError as err:
+                    raise watch.diverged(f"on val_data, {err}", epoch, 0) from err
                 history.val_loss.append(result["loss"])
                 history.val_accuracy.append(result["accuracy"])
             if bar is not None:
@@ -388,9 +385,6 @@ def fit(model: Module, loss, optimizer, train_data: Pair, *, epochs: int, batch_
             if any(stop):
                 history.stop_reason = "early_stopping"
                 break
-    finally:
-        if bar is not None:
-            bar.close()
     if history.val_loss:
         history.best_epoch = history.epoch[int(np.nanargmin(history.val_loss))] \
             if not np.all(np.isnan(history.val_loss)) else None
@@ -398,80 +392,3 @@ def fit(model: Module, loss, optimizer, train_data: Pair, *, epochs: int, batch_
         cb.on_train_end(model, history)
     model.eval()
     return history
-
-
-# --- saving and loading ----------------------------------------------------------
-
-def _check_path(path) -> Path:
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"path must be a str or path-like, got {type(path).__name__}")
-    return Path(path)
-
-
-def save_parameters(model: Module, path: str | os.PathLike) -> Path:
-    """Write ``model.state_dict()`` (parameters and buffers) to an ``.npz`` archive.
-
-    ``.npz`` is appended to ``path`` if it lacks it (as ``numpy.savez`` does).
-    The archive holds one plain numeric array per entry, named like
-    ``"0.weight"`` or ``"1.running_mean"``; no Python object is pickled.
-
-    Returns
-    -------
-    Path
-        The file written.
-    """
-    model = _check_model(model)
-    path = _check_path(path)
-    if path.suffix != ".npz":
-        path = path.with_name(path.name + ".npz")
-    np.savez(path, **model.state_dict())
-    return path
-
-
-def load_parameters(model: Module, path: str | os.PathLike) -> None:
-    """Load an archive written by :func:`save_parameters` into ``model``, in place.
-
-    The file is read with ``allow_pickle=False``.  Nothing is changed unless
-    every entry matches the model's parameters and buffers in name, shape and
-    dtype.
-
-    Raises
-    ------
-    FileNotFoundError
-        ``path`` does not exist.
-    ValueError
-        The file is not an ``.npz`` archive of plain arrays, or it was saved
-        from a different architecture (the message lists the differences).
-    """
-    model = _check_model(model)
-    path = _check_path(path)
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
-        raise ValueError(f"path: cannot read {path} as an .npz archive of parameters "
-                         f"({err})") from err
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise ValueError(f"path: {path} holds a single array, not an .npz archive of "
-                         f"parameters")
-    try:
-        with archive:
-            state = {name: archive[name] for name in archive.files}
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
-        raise ValueError(f"path: cannot read the arrays in {path} ({err})") from err
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    wrong = [f"{name} {state[name].dtype}{state[name].shape} (model: "
-             f"{expected[name].dtype}{expected[name].shape})"
-             for name in expected if name in state
-             and (state[name].shape != expected[name].shape
-                  or state[name].dtype != expected[name].dtype)]
-    if missing or unexpected or wrong:
-        details = [f"{label}: {', '.join(items)}" for label, items in
-                   (("missing", missing), ("unexpected", unexpected), ("mismatched", wrong))
-                   if items]
-        raise ValueError(f"path: {path} was saved from a different architecture; "
-                         + "; ".join(details))
-    model.load_state_dict(state)

@@ -8,11 +8,12 @@ import pytest
 
 from cnnlab.layers import Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU
 from cnnlab.losses import CrossEntropyLoss, MSELoss, cross_entropy
-from cnnlab.module import Module, Sequential
+from cnnlab.module import Module, Parameter, Sequential
 from cnnlab.norm import BatchNorm1d, BatchNorm2d
 from cnnlab.optim import SGD, Adam
-from cnnlab.train import (Callback, EarlyStopping, History, confusion_matrix, evaluate, fit,
-                          load_parameters, predict, save_parameters)
+from cnnlab.train import (Callback, DivergenceError, EarlyStopping, History, LossExplosionWarning,
+                          confusion_matrix, evaluate, fit, load_parameters, predict,
+                          save_parameters)
 
 F64 = np.float64
 
@@ -146,6 +147,9 @@ def test_fit_switches_between_training_and_evaluation_mode():
 
         def backward(self, dout):
             return dout.copy()
+
+        def output_shape(self, input_shape):
+            return tuple(input_shape)
 
     model = Sequential(Linear(2, 2, rng=0, dtype=F64), Spy())
     model.eval()
@@ -503,3 +507,199 @@ def test_fit_needs_keyword_arguments():
 def test_evaluate_and_predict_reject_bad_arguments(call, error, match):
     with pytest.raises(error, match=match):
         call(hand_model())
+
+
+# ----------------------------------------------------------- issue 15: nothing silent
+@pytest.mark.filterwarnings("ignore::cnnlab.train.LossExplosionWarning")
+def test_a_diverging_run_stops_with_its_history():
+    """Item 1: a huge learning rate used to end in "logits must be finite" from the loss."""
+    model = mlp(0)
+    with pytest.raises(DivergenceError, match=r"^training diverged in epoch \d+, batch \d+ of 3: "
+                                              r".*lower the learning rate \(lr=1e\+30\)") as info:
+        fit(model, CrossEntropyLoss(), SGD(model.parameters(), lr=1e30), blobs(60, 0),
+            epochs=5, batch_size=20, rng=0)
+    err = info.value
+    assert isinstance(err, FloatingPointError)
+    assert err.history.epoch == list(range(1, err.epoch)) and err.batch >= 1
+    assert len(err.history.train_loss) == err.epoch - 1
+
+
+def test_a_non_finite_gradient_stops_the_run_before_the_step():
+    class NanGrad(Module):  # finite outputs, NaN gradient
+        def forward(self, x):
+            return self._save(None, x * 1.0)
+
+        def backward(self, dout):
+            self._load(dout)
+            return dout * np.nan
+
+        def output_shape(self, input_shape):
+            return tuple(input_shape)
+
+    model = Sequential(NanGrad(), Linear(2, 2, rng=0, dtype=F64), NanGrad(),
+                       Linear(2, 2, rng=1, dtype=F64))
+    before = model.state_dict()
+    with pytest.raises(DivergenceError, match=r"batch 1 of 1: params\[0\] \(2, 2\): the "
+                                              r"gradient is not finite .*step\(\) changed nothing"):
+        fit(model, CrossEntropyLoss(), Adam(model.parameters()), blobs(4, 0), epochs=1,
+            batch_size=4, rng=0)
+    assert states_equal(before, model.state_dict())
+
+
+def test_an_exploding_loss_warns_once_and_training_goes_on():
+    model = mlp(0)
+    with pytest.warns(LossExplosionWarning, match=r"^the loss exploded in epoch 1, batch \d+: "
+                                                  r".*lr=\d+\) is probably too high") as record:
+        hist = fit(model, CrossEntropyLoss(), SGD(model.parameters(), lr=300.0),
+                   blobs(200, 0), epochs=3, batch_size=10, rng=0)
+    assert len([w for w in record if w.category is LossExplosionWarning]) == 1
+    assert hist.epoch == [1, 2, 3]
+
+
+def test_a_sane_run_warns_nothing(recwarn):
+    run(epochs=2)
+    assert not [w for w in recwarn if issubclass(w.category, (LossExplosionWarning,
+                                                             RuntimeWarning))]
+
+
+def test_a_bad_label_is_found_before_anything_changes():
+    """Item 11: found when its batch came round, after earlier steps, with a batch index."""
+    x, y = images(40, 1)
+    y[37] = 3  # the model has 3 classes
+    model = small_cnn(0)
+    before = model.state_dict()   # batch norm's running statistics included
+    with pytest.raises(ValueError, match=r"^train_data: y\[37\] is 3, but the model has 3 "
+                                         r"classes \(labels must be in \[0, 3\)\)"):
+        fit(model, CrossEntropyLoss(), SGD(model.parameters(), lr=0.1), (x, y), epochs=1,
+            batch_size=8, rng=0)
+    assert states_equal(before, model.state_dict())
+
+
+def test_nan_in_the_data_is_named_not_reported_as_logits():
+    x, y = images(40, 1)
+    x[21, 0, 4, 5] = np.nan
+    model = small_cnn(0)
+    before = model.state_dict()
+    with pytest.raises(ValueError, match=r"^train_data: x must be finite, got nan at index "
+                                         r"\(21, 0, 4, 5\)"):
+        fit(model, CrossEntropyLoss(), SGD(model.parameters(), lr=0.1), (x, y), epochs=1,
+            batch_size=8, rng=0)
+    assert states_equal(before, model.state_dict())
+
+
+def test_a_model_without_output_shape_is_checked_with_one_evaluation_pass():
+    class Plain(Module):  # no output_shape: the class count comes from a forward pass
+        def forward(self, x):
+            return self._save(None, x.copy())
+
+        def backward(self, dout):
+            self._load(dout)
+            return dout.copy()
+
+    x, y = blobs(10, 0)
+    model = Sequential(Linear(2, 2, rng=0, dtype=F64), BatchNorm1d(2, dtype=F64), Plain())
+    before = model.state_dict()
+    with pytest.raises(ValueError, match=r"^train_data: y\[4\] is 2, but the model has 2"):
+        fit(model, CrossEntropyLoss(), SGD(model.parameters(), lr=0.1), (x, np.where(
+            np.arange(10) == 4, 2, y)), epochs=1, batch_size=5, rng=0)
+    assert states_equal(before, model.state_dict())
+    fit(model, CrossEntropyLoss(), SGD(model.parameters(), lr=0.1), (x, y), epochs=1,
+        batch_size=5, rng=0)
+
+
+def test_shape_only_models_are_refused_wherever_values_are_read():
+    """Item 5: predict/evaluate returned zeros and "accuracy 0.5" for a meta model."""
+    from cnnlab.init import meta
+    with meta():
+        model = Sequential(Linear(2, 3), ReLU(), Linear(3, 2))
+    x, y = blobs(4, 0)
+    for call in (lambda: predict(model, x), lambda: evaluate(model, CrossEntropyLoss(), (x, y)),
+                 lambda: fit(model, CrossEntropyLoss(), None, (x, y), epochs=1, batch_size=2,
+                             rng=0)):
+        with pytest.raises(RuntimeError, match=r"^model: Sequential was built inside "
+                                               r"cnnlab.init.meta\(\)"):
+            call()
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.uint16, np.int16, np.uint64])
+def test_confusion_matrix_counts_in_int64_whatever_the_label_dtype(dtype):
+    """Item 6: with uint8 labels and 20 classes a (13, 0) sample was counted at (0, 4)."""
+    y_true = np.array([13, 19, 0, 13], dtype=dtype)
+    y_pred = np.array([0, 19, 7, 0], dtype=dtype)
+    cm = confusion_matrix(y_true, y_pred, 20)
+    assert cm.dtype == np.int64 and cm.sum() == 4
+    assert cm[13, 0] == 2 and cm[19, 19] == 1 and cm[0, 7] == 1 and cm[0, 4] == 0
+
+
+def test_a_shared_layer_is_one_set_of_parameters():
+    """Item 12: a layer used twice yielded its parameters twice and was stepped twice."""
+    shared = Linear(2, 2, rng=0, dtype=F64)
+    model = Sequential(shared, ReLU(), shared)
+    assert [name for name, _ in model.named_parameters()] == ["0.weight", "0.bias"]
+    assert model.num_parameters() == 6 and list(model.state_dict()) == ["0.weight", "0.bias"]
+    opt = SGD(model.parameters(), lr=0.5)
+    shared.weight.grad = np.ones((2, 2))
+    shared.bias.grad = np.ones(2)
+    w = shared.weight.data.copy()
+    opt.step()
+    np.testing.assert_array_equal(shared.weight.data, w - 0.5)   # one step, not two
+    model(np.ones((1, 2)))
+    with pytest.raises(RuntimeError, match=r"^layers\[0\] and layers\[2\] are the same Linear"):
+        model.backward(np.ones((1, 2)))
+
+
+def test_a_nan_gradient_does_not_poison_adam():
+    p, q = Parameter(np.ones(3)), Parameter(np.zeros(2))
+    opt = Adam([p, q], lr=0.1)
+    p.grad, q.grad = np.full(3, 0.5), np.ones(2)
+    opt.step()
+    state = [{k: np.copy(v) for k, v in s.items()} for s in opt.state]
+    values = (p.data.copy(), q.data.copy())
+    q.grad = np.array([1.0, np.inf])  # the second parameter: the first must not move either
+    with pytest.raises(FloatingPointError, match=r"^params\[1\] \(2,\): the gradient is not "
+                                                 r"finite \(inf at index \(1,\)\)"):
+        opt.step()
+    np.testing.assert_array_equal(p.data, values[0])
+    np.testing.assert_array_equal(q.data, values[1])
+    for now, then in zip(opt.state, state, strict=True):
+        assert now.keys() == then.keys()
+        assert all(np.array_equal(now[k], then[k]) for k in now)
+
+
+def test_a_nan_input_leaves_batch_norm_statistics_alone():
+    bn = BatchNorm2d(3, dtype=F64)
+    bn(np.random.default_rng(0).standard_normal((4, 3, 2, 2)))
+    stats = (bn.running_mean.copy(), bn.running_var.copy())
+    x = np.ones((4, 3, 2, 2))
+    x[2, 1, 0, 1] = np.nan
+    with pytest.raises(FloatingPointError, match=r"^x holds nan at index \(2, 1, 0, 1\)"):
+        bn(x)
+    np.testing.assert_array_equal(bn.running_mean, stats[0])
+    np.testing.assert_array_equal(bn.running_var, stats[1])
+
+
+DETERMINISM = """
+import numpy as np, sys
+sys.path.insert(0, {tests!r})
+from test_train import run
+model, hist = run(epochs=2)
+print(repr(hist.train_loss), repr(float(model[-1].weight.data.sum())))
+"""
+
+
+def test_same_seed_same_bits_across_processes_with_the_same_blas_threads():
+    """Item 18: bit for bit on one machine with one BLAS thread count (the docstring says so)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import cnnlab.train
+    doc = " ".join(cnnlab.train.__doc__.split())
+    assert "bit for bit, on the same machine with the same NumPy build and the same number of " \
+           "BLAS threads" in doc and "OPENBLAS_NUM_THREADS" in doc
+    code = DETERMINISM.format(tests=str(Path(__file__).parent))
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    outs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           env=env, timeout=120, check=True).stdout for _ in range(2)]
+    assert outs[0] == outs[1] and outs[0]
