@@ -3,27 +3,37 @@
 Private helper of :mod:`cnnlab.data`.  A file is described by a
 :class:`RemoteFile` (its name in the cache, its SHA-256, its mirrors);
 :func:`fetch` returns the path of a verified copy, downloading it when the
-cache has none or a corrupt one.  A download goes to a temporary file in the
-cache folder and is moved into place with :func:`os.replace` only after its
-checksum matched, so a download never leaves a partial or wrong file behind.
+cache has none or a corrupt one.  A download goes to a temporary ``.part``
+file in the cache folder and is moved into place with :func:`os.replace` only
+after its checksum matched, so a download never leaves a partial or wrong file
+behind; a ``.part`` file left by a killed process is removed by the next
+:func:`fetch` of that file (``cnnlab._atomic``).  Every step waits at most
+``TIMEOUT`` seconds for the server, and a whole :func:`fetch` gives up after
+``DEADLINE`` seconds, so a server that keeps trickling bytes cannot keep it busy
+for ever.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import http.client
 import logging
 import os
 import re
-import tempfile
+import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+from ._atomic import atomic_write, remove_stale_parts
+from ._validate import check_float
 
 __all__ = ["ChecksumError", "DataNotAvailableError", "RemoteFile", "data_home", "fetch",
            "sha256_of"]
 
 ENV_VAR = "CNNLAB_DATA"
 TIMEOUT = 60.0  # seconds to wait for a server at each step
+DEADLINE = 3600.0  # seconds for a whole fetch, every mirror included (CIFAR-10 at 50 kB/s)
 _CHUNK = 1 << 20
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _log = logging.getLogger("cnnlab.data")
@@ -115,26 +125,46 @@ def _message(remote: RemoteFile, path: Path, reason: str, failures=()) -> str:
     return "\n".join(lines)
 
 
-def _download(url: str, remote: RemoteFile, target: Path) -> None:
-    """Write the bytes at ``url`` into ``target``; raise unless they match ``remote``."""
+def _download(url: str, remote: RemoteFile, out, deadline: float, budget: float) -> None:
+    """Write the bytes at ``url`` into the file ``out``; raise unless they match ``remote``.
+
+    ``deadline`` is a :func:`time.monotonic` time; ``budget`` the seconds it
+    stands for, for the message.
+    """
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise TimeoutError(f"not tried: the deadline of {budget:g} s had passed")
     request = urllib.request.Request(url, headers={"User-Agent": "cnnlab"})
     digest = hashlib.sha256()
     received = 0
-    with urllib.request.urlopen(request, timeout=TIMEOUT) as response, \
-            open(target, "wb") as out:
-        while chunk := response.read(_CHUNK):
+    with urllib.request.urlopen(request, timeout=min(TIMEOUT, remaining)) as response:
+        read = getattr(response, "read1", response.read)  # returns what has arrived
+        while chunk := read(_CHUNK):
             received += len(chunk)
             if remote.size is not None and received > remote.size:
                 raise ChecksumError(f"the server sent more than the expected "
                                     f"{remote.size:,} bytes")
             digest.update(chunk)
             out.write(chunk)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the download did not finish within the deadline of "
+                                   f"{budget:g} s ({received:,} bytes received)")
     if digest.hexdigest() != remote.sha256:
         raise ChecksumError(f"SHA-256 mismatch: got {digest.hexdigest()} "
                             f"({received:,} bytes), expected {remote.sha256}")
 
 
-def fetch(remote: RemoteFile, folder: str | os.PathLike, download: bool = True) -> Path:
+def _folder_problem(folder: Path) -> str | None:
+    """Why ``folder`` cannot be (or become) a folder: a file in its place or above it."""
+    for path in (folder, *folder.parents):
+        if path.exists():
+            return None if path.is_dir() else (
+                f"the cache folder {folder} cannot be used: {path} is a file, not a folder")
+    return None
+
+
+def fetch(remote: RemoteFile, folder: str | os.PathLike, download: bool = True, *,
+          deadline: float | None = None) -> Path:
     """Return the path of a verified copy of ``remote`` in ``folder``.
 
     A cached copy is checked against ``remote.sha256`` on every call.  If it is
@@ -149,6 +179,9 @@ def fetch(remote: RemoteFile, folder: str | os.PathLike, download: bool = True) 
         Cache folder of the data set; created if needed.
     download : bool, default True
         Whether a missing or corrupt file may be downloaded.
+    deadline : float > 0, optional
+        Seconds after which the downloads (all mirrors together) are abandoned;
+        default ``DEADLINE``.  Each read also waits at most ``TIMEOUT`` seconds.
 
     Returns
     -------
@@ -158,13 +191,21 @@ def fetch(remote: RemoteFile, folder: str | os.PathLike, download: bool = True) 
     Raises
     ------
     DataNotAvailableError
-        ``download`` is false and there is no valid copy, or every mirror
-        failed (offline, HTTP error, wrong bytes); the last failure is chained
-        as ``__cause__``.
+        ``download`` is false and there is no valid copy; every mirror failed
+        (offline, HTTP error, wrong bytes, the deadline), with the last failure
+        chained as ``__cause__``; or the cache folder cannot be used (a file
+        stands in its place, or it cannot be written).
     """
     if not isinstance(download, bool):
         raise TypeError(f"download must be True or False, got {download!r}")
-    path = Path(folder) / remote.name
+    budget = DEADLINE if deadline is None else check_float(deadline, "deadline", 0.0,
+                                                           low_inclusive=False)
+    folder = Path(folder)
+    path = folder / remote.name
+    problem = _folder_problem(folder)
+    if problem is not None:
+        raise DataNotAvailableError(_message(remote, path, problem))
+    remove_stale_parts(path)  # left by a download that was killed
     if path.is_file():
         actual = sha256_of(path)
         if actual == remote.sha256:
@@ -174,26 +215,25 @@ def fetch(remote: RemoteFile, folder: str | os.PathLike, download: bool = True) 
         problem = "it is not in the cache"
     if not download:
         raise DataNotAvailableError(_message(remote, path, f"{problem} and download=False"))
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{remote.name}.", suffix=".part",
-                                        dir=path.parent)
-    os.close(handle)
-    tmp = Path(tmp_name)
-    failures, last_error = [], None
     try:
-        for url in remote.urls:
-            _log.info("downloading %s", url)
-            try:
-                _download(url, remote, tmp)
-            except (OSError, http.client.HTTPException, ChecksumError) as err:
-                failures.append(f"{url}: {err}")
-                last_error = err
-                continue
-            os.chmod(tmp, 0o644)  # mkstemp made it private to this user
-            os.replace(tmp, path)
-            return path
-    finally:
-        tmp.unlink(missing_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise PermissionError(errno.EACCES, "Permission denied", str(folder))
+    except OSError as err:
+        raise DataNotAvailableError(_message(
+            remote, path, f"{problem}, and the cache folder {folder} cannot be written "
+            f"({err.strerror or err})")) from err
+    end = time.monotonic() + budget
+    failures, last_error = [], None
+    for url in remote.urls:
+        _log.info("downloading %s", url)
+        try:
+            with atomic_write(path) as out:
+                _download(url, remote, out, end, budget)
+        except (OSError, http.client.HTTPException, ChecksumError) as err:
+            failures.append(f"{url}: {err}")
+            last_error = err
+            continue
+        return path
     raise DataNotAvailableError(_message(remote, path, f"{problem} and every download failed",
                                          failures)) from last_error

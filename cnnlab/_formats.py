@@ -13,6 +13,7 @@ Private helper of :mod:`cnnlab.data`.
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import tarfile
 import zlib
@@ -20,24 +21,44 @@ from pathlib import Path
 
 import numpy as np
 
-from ._validate import check_int
+from ._validate import check_int, check_memory
 
 CIFAR_RECORD = 1 + 3 * 32 * 32
+_CHUNK = 1 << 24
 
 
-def _read_bytes(path: Path) -> bytes:
-    """The file's bytes, decompressed if it starts with the gzip signature."""
-    raw = path.read_bytes()
-    if raw[:2] != b"\x1f\x8b":
-        return raw
+def _open(path: Path):
+    """The file opened for reading, through gzip if it starts with the gzip signature."""
+    f = open(path, "rb")
+    if f.read(2) == b"\x1f\x8b":
+        f.seek(0)
+        return gzip.GzipFile(fileobj=f, mode="rb"), f
+    f.seek(0)
+    return f, f
+
+
+def _read_exactly(stream, shape: tuple[int, ...], path: Path) -> bytearray:
+    """The ``prod(shape)`` data bytes from ``stream``, read in chunks (memory follows the
+    data actually there), and not one byte more; else ``ValueError``."""
+    size, data = math.prod(shape), bytearray()
     try:
-        return gzip.decompress(raw)
+        while len(data) < size and (chunk := stream.read(min(_CHUNK, size - len(data)))):
+            data += chunk
+        extra = stream.read(1)  # one byte past the announced end: is there more?
     except (OSError, EOFError, zlib.error) as err:
         raise ValueError(f"{path}: not a valid gzip file ({err})") from err
+    if len(data) != size or extra:
+        raise ValueError(f"{path}: the IDX header announces shape {shape} ({size:,} bytes of "
+                         f"data), but the file holds {'fewer' if len(data) < size else 'more'}")
+    return data
 
 
 def read_idx(path: str | os.PathLike, ndim: int) -> np.ndarray:
     """Read an IDX file of unsigned bytes (MNIST's format), gzipped or not.
+
+    The header is read first; then exactly the number of bytes it announces
+    (at most the machine's memory), so a small file that decompresses to far
+    more than its header says is refused after one extra byte, not unpacked.
 
     Parameters
     ----------
@@ -56,24 +77,32 @@ def read_idx(path: str | os.PathLike, ndim: int) -> np.ndarray:
     ------
     ValueError
         The magic number is not ``0x00000800 + ndim`` (``0x00000803`` for
-        images, ``0x00000801`` for labels) or the file's size differs from
-        what the header announces; the message names the file.
+        images, ``0x00000801`` for labels), the file's size differs from what
+        the header announces, or that size exceeds the machine's memory; the
+        message names the file.
     """
     ndim = check_int(ndim, "ndim", 1)
     path = Path(path)
-    data = _read_bytes(path)
-    expected = 0x0800 + ndim
-    magic = int.from_bytes(data[:4], "big")
-    if len(data) < 4 or magic != expected:
-        raise ValueError(f"{path}: not an IDX file of {ndim}-D unsigned bytes: magic number "
-                         f"0x{magic:08x}, expected 0x{expected:08x}")
-    header = 4 + 4 * ndim
-    shape = tuple(int.from_bytes(data[i:i + 4], "big") for i in range(4, header, 4))
-    size = header + int(np.prod(shape))
-    if len(shape) != ndim or len(data) != size:
-        raise ValueError(f"{path}: the IDX header announces shape {shape} ({size} bytes "
-                         f"with the header), but the file has {len(data)} bytes")
-    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
+    stream, raw = _open(path)
+    with raw, stream:
+        try:
+            header = stream.read(4 + 4 * ndim)
+        except (OSError, EOFError, zlib.error) as err:
+            raise ValueError(f"{path}: not a valid gzip file ({err})") from err
+        expected = 0x0800 + ndim
+        magic = int.from_bytes(header[:4], "big")
+        if len(header) < 4 or magic != expected:
+            raise ValueError(f"{path}: not an IDX file of {ndim}-D unsigned bytes: magic number "
+                             f"0x{magic:08x}, expected 0x{expected:08x}")
+        if len(header) < 4 + 4 * ndim:
+            raise ValueError(f"{path}: the IDX header is cut short ({len(header)} bytes)")
+        shape = tuple(int.from_bytes(header[i:i + 4], "big") for i in range(4, len(header), 4))
+        check_memory(math.prod(shape), "path",
+                     f"{path}: the IDX header announces shape {shape}, which")
+        data = _read_exactly(stream, shape, path)
+    array = np.frombuffer(data, dtype=np.uint8).reshape(shape)
+    array.flags.writeable = False
+    return array
 
 
 def to_labels(raw: np.ndarray, source, n_classes: int = 10) -> np.ndarray:
@@ -107,15 +136,32 @@ def read_cifar_batches(archive: str | os.PathLike, members: list[str]):
         Images in [0, 1], channels R, G, B, in the order of ``members``.
     y : (N,) ndarray of int64
         Class indices 0..9.
+
+    Raises
+    ------
+    ValueError
+        A member is missing, two members share a requested name (in different
+        folders), or the data is not a whole number of records.
     """
     archive = Path(archive)
     try:
         with tarfile.open(archive, "r:gz") as tar:
-            by_name = {Path(m.name).name: m for m in tar.getmembers() if m.isfile()}
-            missing = [name for name in members if name not in by_name]
-            if missing:
-                raise ValueError(f"{archive}: no member named {missing[0]!r}")
-            data = b"".join(tar.extractfile(by_name[name]).read() for name in members)
+            by_name: dict[str, list[tarfile.TarInfo]] = {}
+            for m in tar.getmembers():
+                if m.isfile():
+                    by_name.setdefault(Path(m.name).name, []).append(m)
+            for name in members:
+                found = by_name.get(name, [])
+                if not found:
+                    raise ValueError(f"{archive}: no member named {name!r}")
+                if len(found) > 1:
+                    raise ValueError(f"{archive}: {len(found)} members are named {name!r} "
+                                     f"({', '.join(m.name for m in found)}): which one to read "
+                                     f"is ambiguous")
+            chosen = [by_name[name][0] for name in members]
+            check_memory(sum(m.size for m in chosen), "archive",
+                         f"{archive}: the members {', '.join(members)}")
+            data = b"".join(tar.extractfile(m).read() for m in chosen)
     except (tarfile.TarError, EOFError, zlib.error) as err:
         raise ValueError(f"{archive}: not a readable .tar.gz archive ({err})") from err
     if len(data) % CIFAR_RECORD:

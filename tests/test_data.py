@@ -9,11 +9,16 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import os
+import signal
 import socket
 import struct
+import subprocess
 import sys
 import tarfile
 import threading
+import time
+import tracemalloc
 import urllib.error
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -55,7 +60,8 @@ def test_mnist_sample_returns_fresh_arrays():
 
 
 @pytest.mark.parametrize("kwargs, exc, name", [
-    ({"dtype": np.int32}, TypeError, "dtype"),
+    ({"dtype": np.int32}, ValueError, "^dtype must be np.float32 or np.float64, got int32"),
+    ({"dtype": None}, TypeError, "^dtype must be np.float32 or np.float64, got None"),
     ({"normalize": 1}, TypeError, "normalize"),
 ])
 def test_mnist_sample_bad_arguments(kwargs, exc, name):
@@ -552,3 +558,143 @@ def test_registry_lists_every_file_with_size_and_mirrors():
             assert remote.size and remote.size > 0
             assert all(url.startswith(("https://", "http://")) and url.endswith("/" + remote.name)
                        for url in remote.urls)
+
+
+# --- issue 15, item 9: deadline, leftovers, unusable cache folders ------------------------
+
+class TrickleServer:
+    """Sends a 200 response announcing 1 MB, then one byte every 20 ms, for ever."""
+
+    def __init__(self):
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Length", str(1 << 20))
+                self.end_headers()
+                try:
+                    while True:
+                        self.wfile.write(b"x")
+                        self.wfile.flush()
+                        time.sleep(0.02)
+                except OSError:
+                    pass
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.01,),
+                                       daemon=True)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
+
+
+@pytest.fixture
+def trickle():
+    srv = TrickleServer()
+    srv.thread.start()
+    yield srv
+    srv.httpd.shutdown()
+    srv.httpd.server_close()
+
+
+def test_a_trickling_server_meets_the_deadline(trickle, tmp_path):
+    remote = RemoteFile("slow.bin", "0" * 64, (trickle.url("/a"), trickle.url("/b")), 1 << 20)
+    start = time.monotonic()
+    with pytest.raises(DataNotAvailableError) as info:
+        _download.fetch(remote, tmp_path, deadline=0.5)
+    assert time.monotonic() - start < 5   # each read returns a byte: only a deadline stops it
+    message = str(info.value)
+    assert "did not finish within the deadline of 0.5 s" in message
+    assert "not tried: the deadline of 0.5 s had passed" in message   # the second mirror
+    assert isinstance(info.value.__cause__, TimeoutError)
+    assert cache_listing(tmp_path) == []
+
+
+def test_the_default_deadline_is_documented_and_used(trickle, tmp_path, monkeypatch):
+    assert "DEADLINE" in _download.fetch.__doc__ and _download.DEADLINE >= 600
+    monkeypatch.setattr(_download, "DEADLINE", 0.3)
+    remote = RemoteFile("slow.bin", "0" * 64, (trickle.url("/a"),), 1 << 20)
+    with pytest.raises(DataNotAvailableError, match="deadline of 0.3 s"):
+        _download.fetch(remote, tmp_path)
+
+
+FETCH_FOR_EVER = """
+import sys
+from cnnlab._download import RemoteFile, fetch
+fetch(RemoteFile("big.bin", "0" * 64, (sys.argv[1],), 1 << 20), sys.argv[2], deadline=600)
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
+def test_a_killed_download_leaves_a_part_that_the_next_fetch_removes(trickle, server, tmp_path):
+    proc = subprocess.Popen([sys.executable, "-c", FETCH_FOR_EVER, trickle.url("/big.bin"),
+                             str(tmp_path)])
+    try:
+        deadline = time.monotonic() + 30
+        while not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]:
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.05)
+        part = next(p for p in tmp_path.iterdir() if p.name.endswith(".part"))
+        assert part.name.startswith(".big.bin.")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        proc.kill()
+    assert part.exists()                                  # SIGKILL: nothing could clean up
+    old = time.time() - 60
+    os.utime(part, (old, old))
+    content = b"the right bytes"
+    server.routes["/big.bin"] = content
+    remote = RemoteFile("big.bin", _sha(content), (server.url("/big.bin"),), len(content))
+    assert _download.fetch(remote, tmp_path).read_bytes() == content
+    assert cache_listing(tmp_path) == ["big.bin"]         # the leftover is gone
+
+
+def test_a_cached_file_is_served_from_a_read_only_cache(monkeypatch, server, tmp_path, idx_set):
+    """A read-only cache that holds the files works; only a download needs to write."""
+    _, files = idx_set
+    register(monkeypatch, server, "mnist", files)
+    data.load_mnist(tmp_path)
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: False if mode & os.W_OK
+                        else real(p, mode, **kw))
+    server.requests.clear()
+    (x, _), _ = data.load_mnist(tmp_path)
+    assert x.shape == (12, 1, 28, 28) and server.requests == []
+
+
+@pytest.mark.parametrize("make_root", [lambda t: (t / "f").write_text("x") and t / "f",
+                                       lambda t: (t / "f").write_text("x") and t / "f" / "deep"])
+def test_a_cache_root_that_is_a_file_is_a_clear_error_even_offline(tmp_path, make_root):
+    root = make_root(tmp_path)
+    for download in (True, False):
+        with pytest.raises(DataNotAvailableError, match=rf"the cache folder {root / 'mnist'} "
+                                                        rf"cannot be used: {tmp_path / 'f'} is a "
+                                                        rf"file, not a folder"):
+            data.load_mnist(root, download=download)
+
+
+def test_a_gzip_bomb_is_not_unpacked(tmp_path):
+    """Item 10: 605 KB on disk reached 1.25 GB; reading now stops one byte past the header."""
+    path = tmp_path / "bomb-idx1-ubyte.gz"
+    path.write_bytes(gzip.compress(struct.pack(">II", 0x801, 10) + bytes(200 << 20), mtime=0))
+    assert path.stat().st_size < 400_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match="holds more"):
+            data.read_idx(path, 1)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20
+
+
+def test_read_idx_result_is_read_only(tmp_path):
+    path = tmp_path / "l-idx1-ubyte.gz"
+    path.write_bytes(idx_bytes(np.arange(5)))
+    labels = data.read_idx(path, 1)
+    np.testing.assert_array_equal(labels, np.arange(5))
+    assert not labels.flags.writeable
