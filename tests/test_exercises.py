@@ -411,3 +411,102 @@ def test_performance_hints_name_the_slip(capsys):
     assert not ok and "x_shape=" in printed and "your function returned" in printed
     ok, printed = run("ex-perf-gemm-shapes:shapes", lambda x, w, s, p: [[1, 2], [3, 4]], capsys)
     assert not ok and "not right" in printed
+
+
+# --- no bisection: a wrong answer's message tells no direction (issue 15, item 17) -------------
+
+def _generic_wrong(checker, answer) -> bool:
+    """Wrong, and no listed mistake or structural slip matches it (those are exact matches)."""
+    a = np.squeeze(np.asarray(answer, dtype=np.float64))
+    if checker.normalize is not None:
+        a = np.asarray(checker.normalize(a), dtype=np.float64)
+    want = np.squeeze(checker.answer)
+    return (not checker.verdict(answer)[0] and checker._targeted(a) is None
+            and checker._slip(a, want) is None)
+
+
+@pytest.mark.parametrize("key", NUMERIC)
+def test_wrong_answers_all_get_the_same_message(key):
+    """"Too large / too small" recovers a count in ~40 tries and "N of M entries are wrong (the
+    first at i)" an array entry by entry: every generic wrong answer gets one message instead."""
+    checker = EXERCISES[key]
+    want = np.squeeze(checker.answer)
+    if want.size == 1:
+        value = float(want)
+        steps = (1, 2, 3, 7, 13, 100, -1, -2, -5) if checker.integer else (0.13, 0.37, 1.5, -0.21,
+                                                                          -0.77, 4.0)
+        candidates = [value + d * (1 if checker.integer else max(abs(value), 1.0)) for d in steps]
+    else:
+        candidates = []
+        for i in range(want.size):
+            for d in (1, -2, 5):
+                c = want.copy()
+                c.flat[i] += d
+                candidates.append(c)
+    messages = {checker.verdict(c)[1] for c in candidates if _generic_wrong(checker, c)}
+    assert len(messages) == 1, messages
+    (message,) = messages
+    assert not re.search(r"too (large|small)|the first at|\d+ of \d+ entries", message), message
+    assert_not_revealed(message, want)
+
+
+def test_a_bisection_learns_nothing(capsys):
+    """A learner halving an interval needs a direction; the checker gives none."""
+    lo, hi, seen = 0, 10_000, set()
+    for _ in range(20):
+        mid = (lo + hi) // 2
+        ok, printed = run("ex-shapes-vgg16:total", mid, capsys)
+        seen.add(printed)
+        lo = mid  # without a direction the learner cannot tell which half to keep
+    assert seen == {"✗ Not yet: " + EXERCISES["ex-shapes-vgg16:total"].hint}
+
+
+@pytest.mark.parametrize("answer, words", [
+    (None, "got None: does your cell or function return a value?"),
+    ("4", "got str '4': write the number without quotes"),
+    (b"4", "got bytes"),
+    (10 ** 400, "too large for a float"),
+    (float("inf"), "contains infinity"),
+    (float("nan"), "contains NaN"),
+    (np.bool_(True), "got a bool"),
+    (3 + 0j, "got complex numbers"),
+    ([4, None], "got None among the entries"),
+])
+def test_answers_that_are_not_numbers_are_named(answer, words, capsys):
+    ok, printed = run("ex-conv-by-hand-size", answer, capsys)
+    assert not ok and printed.startswith("✗ Not yet: ") and words in printed, printed
+
+
+@pytest.mark.parametrize("answer, words", [
+    ([["1", 8], [-1, 0]], "without quotes"),
+    ([[True, False], [False, True]], "got True/False values"),
+    ([[1, 8], [-1]], "got list"),
+    ([[1, 8], [-1, None]], "got None among the entries"),
+])
+def test_arrays_that_are_not_numbers_are_named(answer, words, capsys):
+    ok, printed = run("ex-backprop-by-hand:weight", answer, capsys)
+    assert not ok and words in printed, printed
+
+
+@pytest.mark.parametrize("key, answer, words", [
+    ("ex-conv-by-hand-size", -4, "right up to the sign"),
+    ("ex-conv-by-hand-size", 400, "not the power of ten"),
+    ("ex-shapes-gap:factor", 1.21, "not the power of ten"),
+    ("ex-backprop-by-hand:weight", [[-1, -8], [1, 0]], "opposite sign"),
+    ("ex-backprop-by-hand:weight", [[0, -1], [8, 1]], "flip"),
+    ("ex-backprop-by-hand:weight", [[3, 24], [-3, 0]], "off by the same factor"),
+    ("ex-pooling-rf-vgg:rf", [16, 14, 10, 6, 5, 3], "reverse order"),
+])
+def test_exact_slips_get_their_hint(key, answer, words, capsys):
+    ok, printed = run(key, answer, capsys)
+    assert not ok and words in printed, printed
+    assert_not_revealed(printed, EXERCISES[key].answer)
+
+
+def test_function_results_that_are_not_numbers_are_named(capsys):
+    ok, printed = run("ex-beyond-wavenet:field", lambda b: None, capsys)
+    assert not ok and "returned None" in printed and "return statement" in printed
+    ok, printed = run("ex-beyond-wavenet:field", lambda b: 10 ** 400, capsys)
+    assert not ok and "too large for a float" in printed     # no OverflowError from check()
+    ok, printed = run("ex-beyond-wavenet:field", lambda b: str(1 + 1023 * b), capsys)
+    assert not ok and "without quotes" in printed            # "1024" is text, not a number

@@ -2,8 +2,15 @@
 
 ``check(exercise_id, answer)`` prints and returns a verdict: ``✓ Correct.`` or
 ``✗ Not yet: <hint>``.  A hint points at the concept behind a likely mistake; it
-never shows the expected value.  ``exercise_id`` is the exercise's label in the
-book (``"ex-conv-by-hand-size"``; the ``ex-`` prefix may be left out).  An
+never shows the expected value, and it never says where the answer lies: no "too
+large" or "too small", no count or position of the wrong entries of an array, so
+trial and error cannot home in on the answer.  What it does say depends on the
+answer given alone (not a number, text, ``None``, not a whole number, the wrong
+shape) or on an exact match with a known slip (a typical mistake of the exercise,
+a wrong power of ten, the opposite sign, a transposed, flipped or rescaled array).
+
+``exercise_id`` is the exercise's label in the book (``"ex-conv-by-hand-size"``;
+the ``ex-`` prefix may be left out).  An
 exercise that asks for several things has one checker per part, named
 ``"<label>:<part>"``; pass the part either way::
 
@@ -131,6 +138,9 @@ def hint(exercise_id: str, part: str | None = None) -> None:
 
 def list_exercises(chapter: str | None = None) -> list[str]:
     """Print a table of the checkers (id, chapter, kind, title) and return their ids."""
+    chapters = sorted({c.chapter for c in EXERCISES.values()})
+    if chapter is not None and chapter not in chapters:
+        raise ValueError(f"chapter must be one of {chapters} (or None for all), got {chapter!r}")
     rows = [c for c in EXERCISES.values() if chapter is None or c.chapter == chapter]
     width = max((len(c.id) for c in rows), default=0)
     for c in rows:

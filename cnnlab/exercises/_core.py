@@ -21,6 +21,51 @@ def _format_shape(shape: tuple[int, ...]) -> str:
     return "a " + "×".join(str(n) for n in shape) + " array"
 
 
+def _numbers(answer, kind: str) -> tuple[np.ndarray | None, str | None]:
+    """The answer as a float64 array, or ``(None, why it is not numbers)``."""
+    what = "a number" if kind == "number" else "an array of numbers"
+    if callable(answer):
+        return None, "expected a value, got a function: call it and pass the result"
+    if answer is None:
+        return None, (f"expected {what}, got None: does your cell or function return a value? "
+                      f"(a function without return gives None)")
+    if isinstance(answer, (str, bytes)):
+        return None, (f"expected {what}, got {type(answer).__name__} {answer!r}: write the "
+                      f"number without quotes")
+    if isinstance(answer, (bool, np.bool_)):
+        return None, "expected a number, got a bool"
+    try:
+        a = np.asarray(answer)
+    except (TypeError, ValueError, OverflowError):
+        return None, f"expected {what}, got {type(answer).__name__}: {_short(answer)}"
+    if a.dtype.kind == "O":
+        items = a.ravel().tolist()
+        if any(v is None for v in items):
+            return None, f"expected {what}, got None among the entries: is a value missing?"
+        if any(isinstance(v, int) and not isinstance(v, bool) for v in items):
+            return None, ("your answer has a whole number too large for a float "
+                          "(more than about 1.8e308): check for an exponent or a runaway product")
+    if a.dtype.kind in "USO":
+        return None, (f"expected {what}, got {type(answer).__name__} {_short(answer)}"
+                      + (": write the numbers without quotes" if a.dtype.kind in "US" else ""))
+    if a.dtype.kind == "b":
+        return None, f"expected {what}, got True/False values"
+    if a.dtype.kind == "c":
+        return None, f"expected {what} (real), got complex numbers"
+    a = a.astype(np.float64)
+    if np.isnan(a).any():
+        return None, ("your answer contains NaN: somewhere a calculation overflowed or divided "
+                      "0 by 0")
+    if np.isinf(a).any():
+        return None, "your answer contains infinity: somewhere a calculation overflowed"
+    return a, None
+
+
+def _short(value, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 @dataclass
 class Checker:
     """How to check one exercise (or one part of it).
@@ -113,20 +158,21 @@ class Checker:
         return "; or ".join(found) if found else None
 
     def verdict(self, answer) -> tuple[bool, str]:
-        """Return ``(correct, message)`` without printing."""
+        """Return ``(correct, message)`` without printing.
+
+        A wrong answer gets the same message wherever it lies: never "too
+        large" or "too small", never which entries of an array are wrong, so
+        the answer cannot be found by bisection or entry by entry.  What a hint
+        may say depends on the answer given alone (its type, shape, a whole
+        number or not) or on an exact match with a known slip (a listed
+        mistake, a wrong power of ten, the opposite sign, a transposed or
+        flipped array): a check of one exact value tells no direction.
+        """
         if self.kind == "function":
             return self._verdict_function(answer)
-        if callable(answer):
-            return False, ("expected a value, got a function: call it and pass the result")
-        try:
-            a = np.asarray(answer, dtype=np.float64)
-        except (TypeError, ValueError):
-            what = "a number" if self.kind == "number" else "an array of numbers"
-            return False, f"expected {what}, got {type(answer).__name__} {answer!r}"
-        if isinstance(answer, (bool, np.bool_)):
-            return False, "expected a number, got a bool"
-        if np.isnan(a).any():
-            return False, "your answer contains NaN: somewhere a calculation overflowed or divided 0 by 0"
+        a, problem = _numbers(answer, self.kind)
+        if problem is not None:
+            return False, problem
         want = np.squeeze(self.answer)
         a = np.squeeze(a)
         if self.kind == "number" and a.ndim:
@@ -145,14 +191,38 @@ class Checker:
         if self.integer and not np.allclose(a, np.round(a)):
             return False, ("the answer is a whole number (a size or a count): check for a missing "
                            "floor, or a division that should come out even. " + self.hint)
+        slip = self._slip(a, want)
+        if slip is not None:
+            return False, f"{slip}. {self.hint}"
         if self.kind == "number":
-            side = "large" if a > want else "small"
-            return False, f"your value is too {side}. {self.hint}"
-        wrong = ~np.isclose(a, want, rtol=self.rtol, atol=self.atol)
-        first = tuple(int(i) for i in np.argwhere(wrong)[0])
-        where = f"index {first[0]}" if len(first) == 1 else f"index {first}"
-        return False, (f"{int(wrong.sum())} of {wrong.size} entries are not right yet "
-                       f"(the first at {where}). {self.hint}")
+            return False, self.hint
+        return False, f"not every entry is right yet. {self.hint}"
+
+    def _slip(self, a: np.ndarray, want: np.ndarray) -> str | None:
+        """A structural slip that turns ``want`` into exactly ``a``, if one does."""
+        if not want.any():
+            return None
+        if self._close(a, -want):
+            return ("right up to the sign: check the direction of a difference or of a step"
+                    if self.kind == "number" else "every entry has the opposite sign")
+        if self.kind == "number":
+            scale = [k for k in range(-9, 10) if k and self._close(a, want * 10.0 ** k)]
+            return ("the digits are right but not the power of ten: check the units (bytes or "
+                    "MB, percent or fraction) and where the decimal point goes") if scale else None
+        flips = [] if want.ndim == 0 else [("in reverse order", np.flip(want))] \
+            if want.ndim == 1 else [
+                ("transposed: rows and columns are swapped", want.T),
+                ("flipped in both directions (rotated by 180°)", np.flip(want)),
+                ("flipped upside down", np.flip(want, axis=0)),
+                ("flipped left to right", np.flip(want, axis=-1))]
+        for what, variant in flips:
+            if variant.shape == a.shape and self._close(a, variant):
+                return f"your array is the expected one {what}"
+        c = float(a.ravel() @ want.ravel() / (want.ravel() @ want.ravel()))
+        if want.size > 1 and c and not np.isclose(c, 1.0) and self._close(a, c * want):
+            return ("every entry is off by the same factor: check a normalisation or a scale "
+                    "(a division by N, by 1 − p, the size of a window)")
+        return None
 
     def _show(self, args: tuple) -> str:
         names = self.arg_names or tuple(f"arg{i}" for i in range(len(args)))
@@ -169,11 +239,12 @@ class Checker:
                 got = func(*args)
             except Exception as err:  # the student's code: report, never crash
                 return False, f"for the input {shown} your function raised {type(err).__name__}: {err}"
-            try:
-                value = np.asarray(got, dtype=np.float64)
-            except (TypeError, ValueError):
-                return False, (f"for the input {shown} your function returned "
-                               f"{type(got).__name__}, not a number")
+            if got is None:
+                return False, (f"for the input {shown} your function returned None: does it "
+                               f"end with a return statement?")
+            value, problem = _numbers(got, "array")
+            if problem is not None:
+                return False, f"for the input {shown} your function's result: {problem}"
             want = np.asarray(reference(*args), dtype=np.float64)
             if value.shape != want.shape or not np.allclose(value, want, rtol=self.rtol,
                                                             atol=self.atol):
