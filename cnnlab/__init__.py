@@ -14,7 +14,8 @@ out_channels, kernel_size, stride, padding)``, ``parameters()``, ``zero_grad()``
 ``losses``         softmax, log-softmax, cross-entropy, mean squared error
 ``gradcheck``      central-difference gradient checking
 ``module``         ``Parameter``, ``Module`` and the containers ``Sequential``,
-                   ``Concat`` (Inception branches) and ``Residual`` (skips)
+                   ``Concat`` (Inception branches) and ``Residual`` (skips),
+                   which are written in ``containers``
 ``layers``         layer classes over the functional kernels
 ``norm``           batch normalisation, local response normalisation
 ``init``           He and Xavier initialisation; ``meta()`` shape-only models
@@ -26,7 +27,8 @@ out_channels, kernel_size, stride, padding)``, ``parameters()``, ``zero_grad()``
 ``data``           MNIST sample (offline), MNIST/Fashion-MNIST/CIFAR-10 downloads
 ``filters``        classic image filters (edges, blur, sharpen) and a sample photo
 ``optim``          SGD (momentum, weight decay) and Adam
-``train``          fit/evaluate/predict, early stopping, saving parameters
+``train``          fit/evaluate/predict, early stopping (``callbacks``),
+                   saving parameters (``checkpoints``: atomic ``.npz`` files)
 ``analysis``       parameter counts, receptive fields, ``summary()`` tables
 ``viz``            figures and source listings for the book (matplotlib, lazily)
 ``explorers``      sliding-window explorers that work in the static book

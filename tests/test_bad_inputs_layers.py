@@ -8,9 +8,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cnnlab.init import fans, he_normal
-from cnnlab.layers import Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU
-from cnnlab.module import Parameter, Sequential
+from cnnlab import _validate
+from cnnlab.conv import conv2d_forward
+from cnnlab.init import constant, fans, he_normal, meta, xavier_uniform
+from cnnlab.layers import Conv1d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU
+from cnnlab.module import Concat, Identity, Module, Parameter, Residual, Sequential
 from cnnlab.norm import BatchNorm1d, BatchNorm2d, batch_norm_forward
 from cnnlab.optim import SGD, Adam
 from cnnlab.analysis import conv2d_parameters, receptive_field, summary
@@ -29,6 +31,41 @@ def after_forward(layer, x):
 
 def seed_model():
     return Sequential(Conv2d(3, 64, 3, padding=1, rng=0), MaxPool2d(2))
+
+
+def limited(call, limit=16 << 30):
+    """``call`` on a machine with ``limit`` bytes of memory (16 GiB): the same verdict anywhere."""
+    def run():
+        real = _validate.memory_limit
+        _validate.memory_limit = lambda: limit
+        try:
+            return call()
+        finally:
+            _validate.memory_limit = real
+    return run
+
+
+def shared_backward():
+    relu = ReLU()
+    model = Sequential(relu, Linear(3, 3, rng=0), relu)
+    out = model(np.ones((2, 3), np.float32))
+    model.backward(out)
+
+
+def nan_gradient_step():
+    p = Parameter(np.ones(3))
+    p.grad = np.array([0.0, np.nan, 1.0])
+    Adam([p]).step()
+
+
+class NoShape(Module):
+    def forward(self, x):
+        return x
+
+
+def meta_model():
+    with meta():
+        return Sequential(Linear(3, 2))
 
 
 BAD = [
@@ -144,6 +181,65 @@ BAD = [
     ("parameter_list", lambda: Parameter([1.0, 2.0]), TypeError, r"data must be a numpy"),
     ("parameter_grad_shape", lambda: Parameter(np.ones(3)).accumulate(np.ones(4)), ValueError,
      r"grad must have shape \(3,\), got \(4,\)"),
+    # --- containers
+    ("concat_no_branch", lambda: Concat(), ValueError, r"^branches: Concat needs at least one"),
+    ("concat_non_module", lambda: Concat(ReLU(), "relu"), TypeError,
+     r"^branches\[1\] must be a Module, got str"),
+    ("concat_merge_shapes", lambda: Concat(Conv2d(3, 2, 3, rng=0), Conv2d(3, 2, 1, rng=0))(X),
+     ValueError, r"^branches: outputs must agree on every axis but channels"),
+    ("residual_body_none", lambda: Residual(None), TypeError, r"^body must be a Module, got"),
+    ("residual_shortcut_str", lambda: Residual(ReLU(), "x"), TypeError,
+     r"^shortcut must be a Module or None, got str"),
+    ("residual_shapes", lambda: Residual(Conv2d(3, 4, 1, rng=0))(X), ValueError,
+     r"^body output shape \(2, 4, 8, 8\) does not match the shortcut's \(2, 3, 8, 8\)"),
+    ("identity_x_list", lambda: Identity()([1.0]), TypeError, r"^x must be a numpy.ndarray"),
+    ("sequential_shared_layer_backward", shared_backward, RuntimeError,
+     r"^layers\[0\] and layers\[2\] are the same ReLU object"),
+    ("meta_model_call", lambda: meta_model()(np.ones((1, 3), np.float32)), RuntimeError,
+     r"^Sequential was built inside cnnlab.init.meta\(\): parameter '0.weight'"),
+    ("meta_state_dict", lambda: meta_model().state_dict(), RuntimeError,
+     r"^Sequential was built inside .*not saved"),
+    ("summary_without_output_shape", lambda: summary(Sequential(ReLU(), NoShape()), (1, 3)),
+     NotImplementedError, r"^model: layer '1' \(NoShape\) does not implement output_shape"),
+    # --- optimisers (item 12)
+    ("optim_duplicate_parameter", lambda: SGD([params()[0]] * 2, lr=0.1), ValueError,
+     r"^params\[1\] is params\[0\] again"),
+    ("adam_nan_gradient", nan_gradient_step, FloatingPointError,
+     r"^params\[0\] \(3,\): the gradient is not finite \(nan at index \(1,\)\)"),
+    # --- sizes that would need absurd memory (item 8), judged against a 16 GiB machine
+    ("linear_absurd_memory", limited(lambda: Linear(50000, 50000)), ValueError,
+     r"^in_features, out_features: Linear\(50000, 50000\) has 2,500,000,000 parameters; .* "
+     r"would need 37.3 GiB \(40,000,000,000 bytes\), more than this machine's 16.0 GiB"),
+    ("conv_absurd_memory", limited(lambda: Conv2d(3, 4, 20000)), ValueError,
+     r"^in_channels, out_channels, kernel_size: Conv2d\(3, 4, kernel_size=\(20000, 20000\)\)"),
+    ("conv1d_absurd_memory", limited(lambda: Conv1d(10**5, 10**5, 9)), ValueError,
+     r"^in_channels, out_channels, kernel_size: Conv1d"),
+    ("bn_absurd_memory", limited(lambda: BatchNorm2d(10**10)), ValueError,
+     r"^num_features: BatchNorm2d\(10000000000\)"),
+    ("columns_absurd_memory", limited(lambda: conv2d_forward(
+        np.zeros((1, 1, 1000, 1000), np.float32), np.zeros((1, 1, 300, 300), np.float32))),
+     ValueError, r"^x, weight: the im2col columns \(1, 300, 300, 1, 701, 701\) of x .* 164.8 GiB"),
+    ("linear_petabytes", lambda: Linear(10**8, 10**8), ValueError,
+     r"^in_features, out_features: .* PiB"),
+    # --- seeds and dtypes (item 16)
+    ("conv_rng_negative", lambda: Conv2d(3, 4, 3, rng=-1), ValueError,
+     r"^rng: a seed must be >= 0, got -1"),
+    ("dropout_rng_negative", lambda: Dropout(0.5, rng=-7), ValueError, r"^rng: a seed must be"),
+    ("he_normal_rng_negative", lambda: he_normal((3, 3), None, -2), ValueError, r"^rng: a seed"),
+    ("conv_dtype_none", lambda: Conv2d(3, 4, 3, dtype=None), TypeError,
+     r"^dtype must be np.float32 or np.float64, got None"),
+    ("linear_dtype_none", lambda: Linear(3, 4, dtype=None), TypeError, r"^dtype must be .*None"),
+    ("bn_dtype_none", lambda: BatchNorm1d(3, dtype=None), TypeError, r"^dtype must be .*None"),
+    ("he_normal_dtype_none", lambda: he_normal((3, 3), None, 0, dtype=None), TypeError,
+     r"^dtype must be .*None"),
+    ("xavier_dtype_int", lambda: xavier_uniform((3, 3), None, None, 0, dtype=np.int8),
+     ValueError, r"^dtype must be np.float32 or np.float64, got int8"),
+    ("constant_dtype_none", lambda: constant((3,), 0.0, dtype=None), TypeError, r"^dtype must"),
+    # --- calculators (item 13)
+    ("rf_axis_float", lambda: receptive_field([(3, 1)], axis=1.0), TypeError,
+     r"^axis must be an integer, got 1.0"),
+    ("rf_axis_bool", lambda: receptive_field([(3, 1)], axis=True), TypeError,
+     r"^axis must be an integer, got True"),
 ]
 
 
