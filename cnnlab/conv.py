@@ -257,12 +257,13 @@ def conv2d_backward_naive(dout: np.ndarray, x: np.ndarray, weight: np.ndarray,
     .. math::
 
         \\frac{\\partial L}{\\partial W[o, c, p, q]} &= \\sum_{n, i, j}
-            \\delta[n, o, i, j]\\, x_{\\text{pad}}[n, c, i s_h + p, j s_w + q]
-            \\quad\\text{(cross-correlation of x with dout)}\\\\
+            \\delta[n, o, i, j]\\, x_{\\text{pad}}[n, c, i s_h + p, j s_w + q]\\\\
         \\frac{\\partial L}{\\partial b_o} &= \\sum_{n, i, j} \\delta[n, o, i, j]\\\\
         \\frac{\\partial L}{\\partial x_{\\text{pad}}[n, :, i s_h + p, j s_w + q]}
             &\\mathrel{+}= \\delta[n, o, i, j]\\, W[o, :, p, q]
-            \\quad\\text{(each output scatters its gradient through the kernel)}
+
+    The weight gradient is the cross-correlation of ``x`` with ``dout``; for the input
+    gradient each output position scatters its gradient back through the kernel.
     """
     (sh, sw), pads, (dh, dw), groups, out_shape = _check_conv(x, weight, bias, stride, padding,
                                                               dilation, groups)

@@ -74,12 +74,14 @@ def cross_entropy_forward(logits: np.ndarray, labels: np.ndarray,
 
     Notes
     -----
-    .. math:: L = -\\frac{1}{N}\\sum_n \\log \\operatorname{softmax}(z_n)_{y_n}
-              \\ \\text{(mean)}, \\qquad
-              \\frac{\\partial L}{\\partial z_n} = \\frac{1}{N}
-              (\\operatorname{softmax}(z_n) - \\operatorname{onehot}(y_n))
+    .. math::
 
-    (without the ``1/N`` for ``"sum"``), as ``torch.nn.functional.cross_entropy``.
+        L &= -\\frac{1}{N}\\sum_n \\log \\operatorname{softmax}(z_n)_{y_n} ,\\\\
+        \\frac{\\partial L}{\\partial z_n} &= \\frac{1}{N}
+            \\big(\\operatorname{softmax}(z_n) - \\operatorname{onehot}(y_n)\\big)
+
+    for the mean (without the ``1/N`` for ``"sum"``), as
+    ``torch.nn.functional.cross_entropy``.
     When finite float32 logits lie further apart than float32 can express (e.g.
     ``±3e38``), the log-softmax is computed in float64, so the loss stays finite.
     """
