@@ -1,15 +1,20 @@
 """Calculators for a network's size: parameter counts, receptive fields, summaries.
 
-Everything here is shape arithmetic: no array is created, so a summary of a
-4096x4096 input is as quick as one of a 28x28 input.
+A summary also counts each layer's multiply-accumulates and the memory of its
+output (the counting rule is in :func:`summary`). Everything here is shape
+arithmetic: no array is created, so a summary of a 4096x4096 input is as quick
+as one of a 28x28 input.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from ._validate import as_pair, check_int
+import numpy as np
+
+from ._validate import as_pair, check_int, format_bytes
 from .layers import (AvgPool2d, Conv1d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU, Sigmoid,
                      Tanh)
 from .module import Module, Sequential
@@ -167,61 +172,116 @@ def receptive_field(layers: Iterable, input_size: int | None = None, *,
 
 
 class SummaryRow(NamedTuple):
-    """One leaf layer of a :class:`Summary`."""
+    """One row of a :class:`Summary`: a leaf layer, or the closing row of a merging container."""
 
     name: str
     layer: str
     output_shape: tuple[int, ...]
     params: int
+    macs: int = 0
+    output_bytes: int = 0
 
 
 @dataclass(frozen=True)
 class Summary:
-    """A model's layers, output shapes and parameter counts; ``str()`` gives the table."""
+    """A model's layers with output shapes, parameters, multiply-accumulates and output memory.
+
+    ``str()`` gives the table: name, output shape and parameters of each row,
+    with the columns ``Mult-Adds`` and ``Output bytes`` and their totals when
+    ``compute`` is true (``summary(..., compute=True)``, as ``cnnlab summary``
+    prints it). The fields hold every number either way.
+    """
 
     rows: list[SummaryRow]
     input_shape: tuple[int, ...]
     output_shape: tuple[int, ...]
     total_params: int
     trainable_params: int
+    total_macs: int = 0
+    output_bytes: int = 0
+    dtype: str = "float32"
+    compute: bool = False
 
     def __str__(self) -> str:
-        names = ["  " * r.name.count(".") + f"{r.name} ({r.layer})" if r.name else r.layer
-                 for r in self.rows]
-        shapes = [str(list(r.output_shape)) for r in self.rows]
-        params = [f"{r.params:,}" for r in self.rows]
-        w1 = max([len("Layer (type)")] + [len(n) for n in names])
-        w2 = max([len("Output Shape")] + [len(s) for s in shapes])
-        w3 = max([len("Param #")] + [len(p) for p in params])
-        rule = "=" * (w1 + w2 + w3 + 6)
-        lines = [rule, f"{'Layer (type)':<{w1}}   {'Output Shape':<{w2}}   {'Param #':>{w3}}", rule]
-        lines += [f"{n:<{w1}}   {s:<{w2}}   {p:>{w3}}" for n, s, p in zip(names, shapes, params)]
+        heads = ["Layer (type)", "Output Shape", "Param #"]
+        cols = [["  " * r.name.count(".") + f"{r.name} ({r.layer})" if r.name else r.layer
+                 for r in self.rows],
+                [str(list(r.output_shape)) for r in self.rows],
+                [f"{r.params:,}" for r in self.rows]]
+        if self.compute:
+            heads += ["Mult-Adds", "Output bytes"]
+            cols += [[f"{r.macs:,}" for r in self.rows],
+                     [f"{r.output_bytes:,}" for r in self.rows]]
+        widths = [max([len(h)] + [len(v) for v in col]) for h, col in zip(heads, cols, strict=True)]
+
+        def line(values):  # the first two columns flush left, the numbers flush right
+            return "   ".join(f"{v:<{w}}" if i < 2 else f"{v:>{w}}"
+                              for i, (v, w) in enumerate(zip(values, widths, strict=True)))
+
+        rule = "=" * (sum(widths) + 3 * (len(widths) - 1))
+        lines = [rule, line(heads), rule] + [line(values) for values in zip(*cols, strict=True)]
         lines += [rule, f"Input shape: {list(self.input_shape)}",
                   f"Total params: {self.total_params:,}",
                   f"Trainable params: {self.trainable_params:,}",
-                  f"Non-trainable params: {self.total_params - self.trainable_params:,}", rule]
-        return "\n".join(lines)
+                  f"Non-trainable params: {self.total_params - self.trainable_params:,}"]
+        if self.compute:
+            lines += [f"Total mult-adds: {self.total_macs:,} ({_si(self.total_macs)})",
+                      f"Output memory ({self.dtype}): {format_bytes(self.output_bytes)}"]
+        return "\n".join(lines + [rule])
 
     __repr__ = __str__
 
 
-def _summary_rows(model: Module, shape: tuple[int, ...], prefix: str,
+def _si(n: int) -> str:
+    """``568740352`` -> ``"568.7 M"``: one decimal and k, M or G (powers of 1,000)."""
+    for prefix, scale in (("G", 10**9), ("M", 10**6), ("k", 10**3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {prefix}"
+    return str(n)
+
+
+def _summary_rows(model: Module, shape: tuple[int, ...], prefix: str, itemsize: int,
                   rows: list[SummaryRow]) -> tuple[int, ...]:
     trace = model.child_shapes(shape)
     for name, child, child_shape in trace:
-        _summary_rows(child, child_shape, prefix + name + ".", rows)
+        _summary_rows(child, child_shape, prefix + name + ".", itemsize, rows)
     if isinstance(model, Sequential) and trace:
         return tuple(model.output_shape(shape))
     out = tuple(model.output_shape(shape))
-    own = sum(p.data.size for name, p in model.named_parameters() if "." not in name)
-    if trace:  # a merging container (Concat, Residual): one closing row, own params only
-        rows.append(SummaryRow(prefix[:-1], type(model).__name__, out, int(own)))
+    nbytes = math.prod(out) * itemsize
+    if trace:  # a merging container (Concat, Residual): one closing row, own params and MACs
+        own = sum(p.data.size for name, p in model.named_parameters() if "." not in name)
+        macs = model.macs(shape) - sum(child.macs(s) for _, child, s in trace)
+        rows.append(SummaryRow(prefix[:-1], type(model).__name__, out, int(own), int(macs),
+                               nbytes))
     else:
-        rows.append(SummaryRow(prefix[:-1], type(model).__name__, out, model.num_parameters()))
+        rows.append(SummaryRow(prefix[:-1], type(model).__name__, out, model.num_parameters(),
+                               int(model.macs(shape)), nbytes))
     return out
 
 
-def summary(model: Module, input_shape: tuple[int, ...]) -> Summary:
+def _itemsize(model: Module, dtype) -> tuple[int, str]:
+    """Bytes per activation value and the dtype's name: ``dtype``, else the parameters'."""
+    if dtype is None:
+        dtypes = {p.data.dtype for p in model.parameters()}
+        if len(dtypes) > 1:
+            raise ValueError(f"dtype: the model's parameters have several dtypes "
+                             f"({', '.join(sorted(map(str, dtypes)))}); pass dtype=... to say "
+                             f"which one the activations have")
+        dt = dtypes.pop() if dtypes else np.dtype(np.float32)
+    else:
+        try:
+            dt = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"dtype must be a NumPy floating-point dtype such as np.float32, "
+                            f"got {dtype!r}") from None
+        if dt.kind != "f":
+            raise ValueError(f"dtype must be a floating-point dtype, got {dt}")
+    return dt.itemsize, str(dt)
+
+
+def summary(model: Module, input_shape: tuple[int, ...], *, dtype=None,
+            compute: bool = False) -> Summary:
     """Describe ``model`` for an input of ``input_shape`` without running any data.
 
     Parameters
@@ -234,18 +294,57 @@ def summary(model: Module, input_shape: tuple[int, ...]) -> Summary:
         adds a row after its children with the merged output shape.
     input_shape : tuple of int
         Including the batch dimension, e.g. ``(1, 3, 224, 224)``.
+    dtype : floating-point dtype, optional
+        Of the activations, for their memory. Default: the dtype of the model's
+        parameters (``float32`` for a model without any).
+    compute : bool, default False
+        Print the ``Mult-Adds`` and ``Output bytes`` columns and their totals
+        in the table. The fields of the result hold them either way.
 
     Returns
     -------
     Summary
-        ``rows`` (name, layer type, output shape, params) for every leaf layer,
+        ``rows`` (name, layer type, output shape, params, MACs, output bytes)
         and the totals; ``print(summary(...))`` shows a fixed-width table.
+
+    Notes
+    -----
+    **Multiply-accumulates** (MACs, "multiply-adds"): a layer whose weights
+    multiply its inputs counts one per weight tap and output value; each layer
+    says so in its ``macs(input_shape)``. For a convolution (``Conv2d``,
+    ``Conv1d``) that is
+
+    ``N C_out H_out W_out * (C_in / groups) k_h k_w``
+
+    (stride, padding and dilation enter through the output size; taps that fall
+    on padding zeros count too), for ``Linear`` ``N F_in F_out``. LeNet's
+    ``PartialConv2d`` counts its connected kernels only, ``Subsampling``
+    ``k_h k_w`` per output (the depthwise convolution it equals) and
+    ``EuclideanRBF`` one per weight and sample. **Not counted:** bias additions,
+    batch normalisation (a per-channel scale and shift that folds into the
+    preceding convolution at inference), activations, pooling, local response
+    normalisation, dropout, flattening, the residual addition and the
+    concatenation of branches. This is the rule of the papers' "mult-adds":
+    it gives MobileNet v1 (1.0, 224x224) 568,740,352, the paper's 569 million.
+    A MAC is two floating-point operations; many papers write "FLOPs" for MACs.
+
+    **Output memory** of a row: the elements of its output times the bytes of
+    ``dtype``. The total adds every row, i.e. the memory to keep each layer's
+    output, as a training step does for the backward pass (a row whose output
+    is a view of its input, such as ``Flatten``, is counted as well). It grows
+    with the batch size; the parameters do not.
+
+    Nothing is allocated: a model built inside :func:`cnnlab.init.meta` is
+    summarised from its shapes alone.
     """
     if not isinstance(model, Module):
         raise TypeError(f"model must be a Module, got {type(model).__name__}")
     if not isinstance(input_shape, (tuple, list)):
         raise TypeError(f"input_shape must be a tuple of ints, got {type(input_shape).__name__}")
+    if not isinstance(compute, bool):
+        raise TypeError(f"compute must be a bool, got {compute!r}")
     shape = tuple(check_int(s, "input_shape", 1) for s in input_shape)
+    itemsize, dtype_name = _itemsize(model, dtype)
     for path, layer in model._modules():
         if type(layer).output_shape is Module.output_shape:
             where = f"layer {path[:-1]!r}" if path else "the model"
@@ -253,6 +352,8 @@ def summary(model: Module, input_shape: tuple[int, ...]) -> Summary:
                                       f"implement output_shape(input_shape), which summary() "
                                       f"needs to follow the shapes without data")
     rows: list[SummaryRow] = []
-    out = _summary_rows(model, shape, "", rows)
+    out = _summary_rows(model, shape, "", itemsize, rows)
     trainable = sum(p.data.size for p in model.parameters() if p.requires_grad)
-    return Summary(rows, shape, out, model.num_parameters(), int(trainable))
+    return Summary(rows, shape, out, model.num_parameters(), int(trainable),
+                   sum(r.macs for r in rows), sum(r.output_bytes for r in rows), dtype_name,
+                   compute)

@@ -21,6 +21,7 @@ to document recognition" describes LeNet-5 with four ingredients that today's
 """
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -183,6 +184,11 @@ class PartialConv2d(Module):
         return tuple(shapes.conv2d_output_shape(shape, self.out_channels, self.kernel_size,
                                                 self.stride, self.padding))
 
+    def macs(self, input_shape: tuple[int, ...]) -> int:
+        """``N H_out W_out * n_connections k_h k_w``: only the connected kernels do work."""
+        n, _, h, w = self.output_shape(input_shape)
+        return n * h * w * self.n_connections * math.prod(self.kernel_size)
+
     def extra_repr(self) -> str:
         s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
              f"connections={self.n_connections}, stride={self.stride}, padding={self.padding}")
@@ -244,6 +250,15 @@ class Subsampling(Module):
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         shape = check_input_shape(input_shape, 4, "Subsampling", self.channels)
         return tuple(shapes.pool2d_output_shape(shape, self.kernel_size))
+
+    def macs(self, input_shape: tuple[int, ...]) -> int:
+        """``N C H_out W_out * k_h k_w``, counted as the depthwise convolution it equals.
+
+        ``w_c * (sum of the window)`` is a depthwise convolution whose kernel holds
+        ``w_c`` in every tap; with one bias addition per output this gives the
+        "connections" the 1998 paper lists for S2 (5,880) and S4 (2,000).
+        """
+        return math.prod(self.output_shape(input_shape)) * math.prod(self.kernel_size)
 
     def extra_repr(self) -> str:
         return f"{self.channels}, kernel_size={self.kernel_size}"
@@ -327,6 +342,10 @@ class EuclideanRBF(Module):
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         shape = check_input_shape(input_shape, 2, "EuclideanRBF", self.in_features, "features")
         return (shape[0], self.out_features)
+
+    def macs(self, input_shape: tuple[int, ...]) -> int:
+        """``N * out_features * in_features``: each ``(x_j - w_ij)^2`` is accumulated once."""
+        return math.prod(self.output_shape(input_shape)) * self.in_features
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}"

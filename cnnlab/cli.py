@@ -2,7 +2,7 @@
 
 ::
 
-    cnnlab summary vgg16                      # layer table of a built-in model
+    cnnlab summary vgg16                      # layers, parameters, multiply-adds, memory
     cnnlab summary lenet5 --variant 1998      # the paper's 32x32 network
     cnnlab summary resnet50 --input-shape 3,160,160
     cnnlab train lenet5 --epochs 2 --seed 0   # on the offline MNIST sample
@@ -17,7 +17,8 @@ arguments) or 1 (anything else); Ctrl-C exits with 130.  Paths (``--save``,
 ``--cache-dir``) are checked before any data is loaded or any training starts.
 A loss that explodes prints one line ``cnnlab: warning: ...`` and training
 goes on.  Summaries build the models with ``meta=True``: shapes only,
-so even VGG-16 takes no memory and no time.
+so even VGG-19 takes no memory and no time; they print each layer's
+multiply-adds and output memory (``summary(..., compute=True)``).
 """
 from __future__ import annotations
 
@@ -155,7 +156,7 @@ def cmd_summary(args) -> int:
     model = build_model(args.model, args.variant, meta=True)
     shape = args.input_shape or tuple(model.input_shape)
     try:
-        table = summary(model, shape)
+        table = summary(model, shape, compute=True)
     except (ValueError, TypeError) as err:
         raise UserError(f"input shape {'x'.join(map(str, shape[1:]))} (batch {shape[0]}) does "
                         f"not fit {args.model}: {_one_line(err)}", status=2) from None
@@ -309,7 +310,10 @@ def build_parser() -> argparse.ArgumentParser:
                  help="data cache folder (default: $CNNLAB_DATA, else ~/.cache/cnnlab)")
 
     p = sub.add_parser("summary", help="print the layer table of a built-in model",
-                       description="Print each layer's output shape and parameter count. "
+                       description="Print each layer's output shape, parameter count, "
+                       "multiply-adds (multiply-accumulates: one per weight tap and output "
+                       "value, bias adds, batch norm, activations and pooling not counted) "
+                       "and output memory, with the totals. "
                        f"Models: {names}.")
     p.add_argument("model", help=f"one of: {names}")
     p.add_argument("--variant", help="architecture variant, the first is the default ("

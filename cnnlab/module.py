@@ -135,6 +135,18 @@ class Module:
         """
         return []
 
+    def macs(self, input_shape: tuple[int, ...]) -> int:
+        """Multiply-accumulates of one forward pass on an input of ``input_shape`` (batch included).
+
+        Shape arithmetic only, like :meth:`output_shape`. This default adds up
+        the children reached through :meth:`child_shapes` (so ``Sequential``,
+        ``Concat`` and ``Residual`` sum their layers) and is 0 for a leaf:
+        activations, pooling, normalisation and reshapes do no multiply-accumulates
+        by the rule of :func:`cnnlab.analysis.summary`. Layers with weights that
+        multiply their inputs (``Conv2d``, ``Linear``, ...) override it.
+        """
+        return int(sum(child.macs(shape) for _, child, shape in self.child_shapes(input_shape)))
+
     # --- structure ---------------------------------------------------------
     def named_children(self) -> Iterator[tuple[str, Module]]:
         """Yield ``(name, child)`` for each direct sub-module."""

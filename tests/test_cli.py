@@ -61,14 +61,27 @@ def test_summary_of_every_model_matches_the_library(name):
     model = MODELS[name](meta=True)
     result = run("summary", name)
     assert result.returncode == 0 and result.stderr == ""
-    assert result.stdout == f"{summary(model, model.input_shape)}\n"
+    table = summary(model, model.input_shape, compute=True)
+    assert result.stdout == f"{table}\n"
     assert f"Total params: {model.num_parameters():,}\n" in result.stdout
+    assert f"Total mult-adds: {table.total_macs:,} (" in result.stdout
+    assert "Mult-Adds   Output bytes\n" in result.stdout
 
 
 def test_summary_of_vgg16_states_the_papers_count():
     result = run("summary", "vgg16")
     assert "Total params: 138,357,544\n" in result.stdout
     assert "Input shape: [1, 3, 224, 224]\n" in result.stdout
+
+
+def test_summary_of_mobilenet_v1_prints_the_papers_569_million_multiply_adds():
+    """Howard et al. 2017: 569 million mult-adds for 1.0 MobileNet-224 (counted by the rule
+    of cnnlab.analysis.summary: convolution and fully connected multiply-adds only)."""
+    result = run("summary", "mobilenet_v1")
+    assert result.returncode == 0 and result.stderr == ""
+    assert "Total mult-adds: 568,740,352 (568.7 M)\n" in result.stdout
+    assert "Output memory (float32): 57.7 MiB (60,524,448 bytes)\n" in result.stdout
+    assert "\n18 (Linear)            [1, 1000]           1,025,000    1,024,000" in result.stdout
 
 
 @pytest.mark.parametrize("name, variant, total", [
@@ -80,7 +93,7 @@ def test_summary_variants(name, variant, total):
     result = run("summary", name, "--variant", variant)
     assert result.returncode == 0
     model = MODELS[name](variant, meta=True)
-    assert result.stdout == f"{summary(model, model.input_shape)}\n"
+    assert result.stdout == f"{summary(model, model.input_shape, compute=True)}\n"
     assert f"Total params: {total}\n" in result.stdout
 
 
@@ -92,7 +105,7 @@ def test_summary_variants(name, variant, total):
 def test_input_shape_changes_the_output_shapes(name, shape_arg, shape, last_row):
     result = run("summary", name, "--input-shape", shape_arg)
     assert result.returncode == 0, result.stderr
-    assert result.stdout == f"{summary(MODELS[name](meta=True), shape)}\n"
+    assert result.stdout == f"{summary(MODELS[name](meta=True), shape, compute=True)}\n"
     assert f"Input shape: {list(shape)}\n" in result.stdout
     assert last_row in result.stdout
     assert result.stdout != run("summary", name).stdout

@@ -1,9 +1,9 @@
 """The classic architectures: counts, shapes and outputs against independent PyTorch models.
 
 The PyTorch models come from ``tests/torch_reference.py`` (``torch.nn`` only, written
-from the papers' layer tables). Each is built once per module, counted, run once on a
-batch of one (eval mode) and deleted. The cnnlab models are built with ``meta=True``
-where only shapes and counts are compared.
+from the papers' layer tables). For counts and stage shapes each is built once per module
+on PyTorch's ``meta`` device and run once on a batch of one (eval mode); the cnnlab models
+are built with ``meta=True`` there. Outputs are compared on real weights.
 
 Tolerances: outputs equal PyTorch's within rtol 1e-6, atol 1e-12 (float64); the
 gradient check uses relative error < 1e-7.
@@ -42,12 +42,17 @@ VARIANTS = {
                             lambda r: r.alexnet("torchvision"), (1, 3, 227, 227),
                             (61_100_840,) * 2),
     "vgg16": (("vgg16", {}), lambda r: r.vgg16(), (1, 3, 224, 224), (138_357_544,) * 2),
+    "vgg19": (("vgg19", {}), lambda r: r.vgg19(), (1, 3, 224, 224), (143_667_240,) * 2),
     "googlenet": (("googlenet", {}), lambda r: r.googlenet(), (1, 3, 224, 224),
                   (6_998_552,) * 2),
     "googlenet-aux": (("googlenet", {"aux_logits": True}), lambda r: r.googlenet(True),
                       (1, 3, 224, 224), (13_378_280,) * 2),
     "resnet50": (("resnet50", {}), lambda r: r.resnet50(), (1, 3, 224, 224),
                  (25_557_032,) * 2),
+    "resnet101": (("resnet101", {}), lambda r: r.resnet101(), (1, 3, 224, 224),
+                  (44_549_160,) * 2),
+    "resnet152": (("resnet152", {}), lambda r: r.resnet152(), (1, 3, 224, 224),
+                  (60_192_808,) * 2),
     "mobilenet_v1": (("mobilenet_v1", {}), lambda r: r.mobilenet_v1(), (1, 3, 224, 224),
                      (4_231_976,) * 2),
 }
@@ -66,13 +71,17 @@ def ref(torch):
 
 
 @pytest.fixture(scope="module")
-def torch_facts(ref):
-    """Per variant: (total, trainable, output shape after each top-level child) in PyTorch."""
+def torch_facts(ref, torch):
+    """Per variant: (total, trainable, output shape after each top-level child) in PyTorch.
+
+    The models are built on PyTorch's ``meta`` device: shapes and counts without the
+    memory (VGG-19 alone would hold 575 MB) or the arithmetic of a real forward pass.
+    """
     facts = {}
     for variant_id, (_, make, shape, _) in VARIANTS.items():
-        model = make(ref)
+        with torch.device("meta"):
+            model = make(ref)
         facts[variant_id] = (*ref.count(model), ref.stage_shapes(model, shape))
-        del model  # VGG-16 alone holds 553 MB
     return facts
 
 
@@ -222,12 +231,28 @@ def test_googlenet_5x5_branches_are_real_5x5():
         assert block.branches[2].layers[2].kernel_size == (5, 5)
 
 
-def test_resnet50_stage_shapes():
-    s = summary(models.resnet50(meta=True), (1, 3, 224, 224))
+@pytest.mark.parametrize("name, blocks", [("resnet50", (3, 4, 6, 3)),
+                                          ("resnet101", (3, 4, 23, 3)),
+                                          ("resnet152", (3, 8, 36, 3))])
+def test_resnet_stage_shapes_and_depth(name, blocks):
+    model = models.MODELS[name](meta=True)
+    s = summary(model, (1, 3, 224, 224))
     assert stage_shapes(s)[3:8] == [(1, 64, 56, 56), (1, 256, 56, 56), (1, 512, 28, 28),
                                     (1, 1024, 14, 14), (1, 2048, 7, 7)]
-    assert len([r for r in s.rows if r.layer in ("Conv2d", "Linear")
-                and ".shortcut." not in r.name]) == 50
+    assert [len(stage) for stage in model[4:8]] == list(blocks)
+    depth = len([r for r in s.rows if r.layer in ("Conv2d", "Linear")
+                 and ".shortcut." not in r.name])
+    assert depth == 1 + 3 * sum(blocks) + 1 == int(name.removeprefix("resnet"))
+
+
+def test_vgg19_is_vgg16_with_a_fourth_conv_in_blocks_3_to_5():
+    s16 = summary(models.vgg16(meta=True), (1, 3, 224, 224))
+    s19 = summary(models.vgg19(meta=True), (1, 3, 224, 224))
+    convs = [r for r in s19.rows if r.layer == "Conv2d"]
+    assert len(convs) + 3 == 19 and s19.output_shape == s16.output_shape
+    assert s19.total_params - s16.total_params == (
+        (9 * 256 + 1) * 256 + 2 * (9 * 512 + 1) * 512) == 5_309_696
+    assert [c for c in models.VGG19_CONFIG if c != "M"].count(512) == 8
 
 
 def test_mobilenet_table_two_parameter_shares():
@@ -290,7 +315,8 @@ def test_googlenet_aux_logits_in_training_mode():
 
 def test_registry_and_input_shapes():
     assert list(models.MODELS) == list(models.INPUT_SHAPES) == [
-        "lenet5", "alexnet", "vgg16", "googlenet", "resnet50", "mobilenet_v1"]
+        "lenet5", "alexnet", "vgg16", "vgg19", "googlenet", "resnet50", "resnet101",
+        "resnet152", "mobilenet_v1"]
     for name, builder in models.MODELS.items():
         model = builder(meta=True, num_classes=3)
         assert model.input_shape == models.INPUT_SHAPES[name]

@@ -124,15 +124,17 @@ def alexnet(variant: str = "two-stream") -> nn.Sequential:
         nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(0.5), nn.Linear(4096, 1000))
 
 
-# --- VGG-16 ------------------------------------------------------------------------------
+# --- VGG-16 and VGG-19 ---------------------------------------------------------------------
 VGG16_CONFIG = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M",
                 512, 512, 512, "M")  # Simonyan & Zisserman, Table 1, column D
+VGG19_CONFIG = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
+                512, 512, 512, 512, "M")  # column E: a fourth conv in blocks 3, 4 and 5
 
 
-def vgg16() -> nn.Sequential:
+def vgg16(config=VGG16_CONFIG) -> nn.Sequential:
     """Configuration D: 13 3x3 convolutions, 5 max pools, three fully connected layers."""
     layers, c = [], 3
-    for v in VGG16_CONFIG:
+    for v in config:
         if v == "M":
             layers.append(nn.MaxPool2d(2))
         else:
@@ -141,6 +143,11 @@ def vgg16() -> nn.Sequential:
     return nn.Sequential(
         *layers, nn.Flatten(), nn.Linear(512 * 7 * 7, 4096), nn.ReLU(), nn.Dropout(0.5),
         nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(0.5), nn.Linear(4096, 1000))
+
+
+def vgg19() -> nn.Sequential:
+    """Configuration E: 16 3x3 convolutions and the same classifier."""
+    return vgg16(VGG19_CONFIG)
 
 
 # --- GoogLeNet ---------------------------------------------------------------------------
@@ -212,16 +219,21 @@ def googlenet(aux_logits: bool = False) -> nn.Sequential:
         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.4), nn.Linear(1024, 1000))
 
 
-# --- ResNet-50 ---------------------------------------------------------------------------
+# --- ResNet-50, -101, -152 ----------------------------------------------------------------
 class Bottleneck(nn.Module):
-    """1x1 reduce, 3x3 (carries the stride, "v1.5"), 1x1 expand x4; BN after each conv."""
+    """1x1 reduce, 3x3 (carries the stride, "v1.5"), 1x1 expand x4; BN after each conv.
 
-    def __init__(self, c_in: int, mid: int, stride: int = 1, expansion: int = 4) -> None:
+    ``v1=True`` puts the stride on the first 1x1 convolution instead, as the paper did.
+    """
+
+    def __init__(self, c_in: int, mid: int, stride: int = 1, expansion: int = 4,
+                 v1: bool = False) -> None:
         super().__init__()
         c_out = mid * expansion
+        s1, s3 = (stride, 1) if v1 else (1, stride)
         self.body = nn.Sequential(
-            nn.Conv2d(c_in, mid, 1, bias=False), nn.BatchNorm2d(mid), nn.ReLU(),
-            nn.Conv2d(mid, mid, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(mid),
+            nn.Conv2d(c_in, mid, 1, stride=s1, bias=False), nn.BatchNorm2d(mid), nn.ReLU(),
+            nn.Conv2d(mid, mid, 3, stride=s3, padding=1, bias=False), nn.BatchNorm2d(mid),
             nn.ReLU(), nn.Conv2d(mid, c_out, 1, bias=False), nn.BatchNorm2d(c_out))
         self.shortcut = (nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False),
                                        nn.BatchNorm2d(c_out))
@@ -248,19 +260,31 @@ class BasicBlock(nn.Module):
         return F.relu(self.body(x) + self.shortcut(x))
 
 
-def resnet50() -> nn.Sequential:
-    """He et al. 2016, Table 1 (50-layer): bottleneck stages of 3, 4, 6 and 3 blocks."""
+def resnet(blocks=(3, 4, 6, 3), v1: bool = False) -> nn.Sequential:
+    """He et al. 2016, Table 1: bottleneck stages 3-4-6-3 (50), 3-4-23-3 (101), 3-8-36-3 (152)."""
     stages, c_in = [], 64
-    for mid, blocks, stride in ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)):
+    for mid, count, stride in zip((64, 128, 256, 512), blocks, (1, 2, 2, 2), strict=True):
         stage = []
-        for i in range(blocks):
-            stage.append(Bottleneck(c_in, mid, stride if i == 0 else 1))
+        for i in range(count):
+            stage.append(Bottleneck(c_in, mid, stride if i == 0 else 1, v1=v1))
             c_in = mid * 4
         stages.append(nn.Sequential(*stage))
     return nn.Sequential(
         nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
         nn.MaxPool2d(3, 2, padding=1), *stages,
         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2048, 1000))
+
+
+def resnet50() -> nn.Sequential:
+    return resnet((3, 4, 6, 3))
+
+
+def resnet101() -> nn.Sequential:
+    return resnet((3, 4, 23, 3))
+
+
+def resnet152() -> nn.Sequential:
+    return resnet((3, 8, 36, 3))
 
 
 # --- MobileNet v1 ------------------------------------------------------------------------
@@ -293,12 +317,58 @@ def count(model: nn.Module) -> tuple[int, int]:
 
 
 def stage_shapes(model: nn.Sequential, input_shape) -> list[tuple[int, ...]]:
-    """Output shape after each top-level child, from a real forward pass in eval mode."""
+    """Output shape after each top-level child, from a forward pass in eval mode.
+
+    On the device of the model's parameters: a model built on PyTorch's ``meta`` device
+    gives the same shapes without memory or arithmetic.
+    """
     model.eval()
-    x = torch.zeros(input_shape)
+    x = torch.zeros(input_shape, device=next(model.parameters()).device)
     shapes = []
     with torch.no_grad():
         for child in model:
             x = child(x)
             shapes.append(tuple(x.shape))
     return shapes
+
+
+def hook_counts(model: nn.Module, input_shape) -> tuple[list[tuple[str, int]], int]:
+    """Multiply-accumulates and output elements of one forward pass, from forward hooks.
+
+    The model runs on PyTorch's ``meta`` device (shapes only, no memory, no arithmetic),
+    so build it there: ``with torch.device("meta"): model = vgg16()``. Each
+    ``nn.Conv2d`` or ``nn.Linear`` hook computes its MACs from the shapes it sees,
+    ``output.numel() * (in_channels / groups) * kh * kw`` or ``output.numel() *
+    in_features``, and is listed as ``(type name, macs)`` in execution order.
+
+    Output elements: every leaf module's output (``nn.Identity`` excepted: it creates
+    nothing), plus what a block's own ``forward`` creates outside its modules: the
+    residual sum and its ReLU in ``Bottleneck``/``BasicBlock`` (two tensors), the
+    concatenation in ``Inception``.
+    """
+    macs, elements = [], [0]
+
+    def hook(module, inputs, output):
+        if isinstance(module, nn.Conv2d):
+            taps = module.in_channels // module.groups * module.kernel_size[0] \
+                * module.kernel_size[1]
+            macs.append(("Conv2d", output.numel() * taps))
+        elif isinstance(module, nn.Linear):
+            assert output.numel() == inputs[0].shape[0] * module.out_features
+            macs.append(("Linear", output.numel() * module.in_features))
+        if isinstance(module, (Bottleneck, BasicBlock)):
+            elements[0] += 2 * output.numel()
+        elif isinstance(module, Inception):
+            elements[0] += output.numel()
+        elif not list(module.children()) and not isinstance(module, nn.Identity):
+            elements[0] += output.numel()
+
+    handles = [m.register_forward_hook(hook) for m in model.modules()]
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(torch.empty(input_shape, device=next(model.parameters()).device))
+    finally:
+        for h in handles:
+            h.remove()
+    return macs, elements[0]

@@ -299,3 +299,78 @@ _add("ex-arch-separable", "ratio", "separable / full weights", CA, "number",
      mistakes=lambda: [(1 / 9, "add the depthwise part, 1/C'"),
                        (9.437184e6 / 1.057792e6, "separable divided by full: the ratio is below "
                                                  "one")])
+
+
+def _vgg_costs():
+    from ..analysis import summary
+    from ..models import vgg16
+
+    return summary(vgg16(meta=True), (1, 3, 224, 224))
+
+
+_MACS = ("multiply-adds = output values × taps per output value; a 3×3 filter on 3 channels has "
+         "27 taps, a fully connected unit one per input; biases are not multiply-adds")
+_add("ex-arch-macs", "conv1", "multiply-adds of VGG-16's first convolution", CA, "number", _MACS,
+     lambda: _vgg_costs().rows[0].macs, integer=True,
+     mistakes=lambda: [(224 * 224 * 64 * 28, "bias additions are not multiply-adds"),
+                       (224 * 224 * 64 * 9, "each tap spans the 3 input channels"),
+                       (conv2d_parameters(3, 64, 3, bias=False), "that counts weights: multiply "
+                                                                 "by the output positions")])
+_add("ex-arch-macs", "fc6", "multiply-adds of VGG-16's first fully connected layer", CA, "number",
+     _MACS, lambda: next(r for r in _vgg_costs().rows if r.layer == "Linear").macs, integer=True,
+     mistakes=lambda: [(25_088 * 4_096 + 4_096, "bias additions are not multiply-adds")])
+_add("ex-arch-macs", "uses", "times each weight of the first convolution is used per image", CA,
+     "number", "a filter is applied once at every output position",
+     lambda: _vgg_costs().rows[0].macs // conv2d_parameters(3, 64, 3, bias=False), integer=True,
+     mistakes=lambda: [(224, "the filter moves along both axes"),
+                       (224 * 224 * 64, "a weight belongs to one filter: count its positions "
+                                        "only")])
+
+
+def _memory(batch: bool):
+    costs = _vgg_costs()
+    weights = 4 * costs.total_params
+    return -(-weights // costs.output_bytes) if batch else costs.rows[0].output_bytes
+
+
+_add("ex-arch-activation-memory", "conv1_bytes", "bytes of the first convolution's output", CA,
+     "number", "C·H·W values of 4 bytes each in float32", lambda: _memory(False), integer=True,
+     mistakes=lambda: [(_memory(False) // 4, "float32 values take 4 bytes each"),
+                       (_memory(False) * 2, "float32, not float64: 4 bytes per value")])
+_add("ex-arch-activation-memory", "batch", "smallest batch whose outputs outweigh the parameters",
+     CA, "number", "parameters are stored once, outputs once per image: compare 4 bytes × "
+     "parameters with the batch size × the output bytes of one image", lambda: _memory(True),
+     integer=True,
+     mistakes=lambda: [(_memory(True) - 1, "at that batch the outputs still take less memory"),
+                       (4 * _vgg_costs().total_params / _vgg_costs().output_bytes,
+                        "give a whole number of images")])
+
+
+def _mobilenet(size: int | None = None) -> int:
+    """MobileNet v1's multiply-adds for a size x size image, or its parameters (size None)."""
+    from ..analysis import summary
+    from ..models import mobilenet_v1
+
+    net = mobilenet_v1(meta=True)
+    return net.num_parameters() if size is None else summary(net, (1, 3, size, size)).total_macs
+
+
+_RES = ("multiply-adds scale with the number of output positions, height × width, except after "
+        "global average pooling")
+_add("ex-arch-resolution", "params", "parameters of 1.0 MobileNet-160", CA, "number",
+     "a layer's weights do not depend on the size of the image",
+     lambda: _mobilenet(), integer=True,
+     mistakes=lambda: [(_mobilenet() * 25 // 49, "a layer's weights do not depend on the image "
+                                                 "size")])
+_add("ex-arch-resolution", "macs", "multiply-adds of 1.0 MobileNet-160", CA, "number", _RES,
+     lambda: _mobilenet(160), integer=True,
+     mistakes=lambda: [(_mobilenet(224) * 160 // 224, "the work scales with the area of the "
+                                                           "maps, not their width"),
+                       (_mobilenet(224) * 25 // 49, "the fully connected layer after global "
+                                                         "average pooling does not shrink")])
+_add("ex-arch-resolution", "ratio", "multiply-adds at 160×160 / at 224×224", CA, "number", _RES,
+     lambda: _mobilenet(160) / _mobilenet(224), rtol=1e-3,
+     mistakes=lambda: [(160 / 224, "the work scales with the area of the maps, not their width"),
+                       (25 / 49, "the fully connected layer after global average pooling "
+                                 "does not shrink"),
+                       (224 ** 2 / 160 ** 2, "smaller images: the ratio is below one")])
