@@ -4,6 +4,8 @@ Each layer holds its :class:`~cnnlab.module.Parameter` objects and the cache of
 its last forward pass; the arithmetic lives in ``conv``, ``pool``,
 ``activations`` and ``linear``. ``backward`` *adds* parameter gradients to
 ``.grad`` (see :mod:`cnnlab.module`) and returns the input gradient.
+``ConvTranspose2d`` is written beside its kernels in ``cnnlab/conv_transpose.py``
+and importable from here.
 
 Randomness: ``rng`` is a ``numpy.random.Generator`` or an integer seed. The
 default ``None`` draws a fresh, unseeded generator — pass one for reproducible
@@ -25,11 +27,12 @@ from ._validate import (
     check_int,
     check_rng,
 )
+from .conv_transpose import ConvTranspose2d
 from .init import check_parameter_memory, constant, initialize
 from .module import Module, Parameter
 
 __all__ = ["Conv2d", "Conv1d", "MaxPool2d", "AvgPool2d", "GlobalAvgPool2d", "ReLU", "Sigmoid",
-           "Tanh", "Linear", "Flatten", "Dropout"]
+           "Tanh", "Linear", "Flatten", "Dropout", "ConvTranspose2d"]
 
 
 def _make_rng(rng) -> np.random.Generator:
@@ -140,6 +143,11 @@ class Conv2d(Module):
                                          (1, *self.kernel_size), (1, *self.stride), padding,
                                          (1, *self.dilation))
         return (*out[:2], out[3])
+
+    def macs(self, input_shape: tuple[int, ...]) -> int:
+        """``N C_out H_out W_out (C_in / groups) k_h k_w``: one per weight tap and output value."""
+        taps = self.in_channels // self.groups * math.prod(self.kernel_size)
+        return math.prod(self.output_shape(input_shape)) * taps
 
     def extra_repr(self) -> str:
         s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
@@ -316,6 +324,10 @@ class Linear(Module):
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         shape = check_input_shape(input_shape, 2, "Linear", self.in_features, "features")
         return (shape[0], self.out_features)
+
+    def macs(self, input_shape: tuple[int, ...]) -> int:
+        """``N * in_features * out_features``: one per weight and sample (bias adds not counted)."""
+        return math.prod(self.output_shape(input_shape)) * self.in_features
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "

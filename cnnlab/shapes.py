@@ -1,4 +1,4 @@
-"""Output-size calculators for convolution and pooling.
+"""Output-size calculators for convolution, transposed convolution and pooling.
 
 Pure functions of integers: they never touch data, so they can be used to plan
 a network before any array exists.  Impossible settings raise ``ValueError``
@@ -245,3 +245,126 @@ def pool2d_output_shape(input_shape: tuple[int, ...], kernel_size: int | tuple[i
     ho = _window_count(h, kh, sh, ph, ph, size_name="input height")
     wo = _window_count(w, kw, sw, pw, pw, size_name="input width")
     return shape[:-2] + (ho, wo)
+
+
+# --- transposed convolution ------------------------------------------------------
+
+def check_output_padding(output_padding: int, stride: int, dilation: int, axis: str = "") -> None:
+    """Raise ``ValueError`` unless ``output_padding < max(stride, dilation)`` (PyTorch's rule)."""
+    if output_padding >= max(stride, dilation):
+        where = f" ({axis})" if axis else ""
+        raise ValueError(f"output_padding must be smaller than stride or dilation{where}: "
+                         f"got output_padding {output_padding} with stride {stride} and "
+                         f"dilation {dilation}")
+
+
+def _transposed_length(size: int, kernel: int, stride: int, padding: int, output_padding: int,
+                       dilation: int, axis: str = "") -> int:
+    """One axis of a transposed convolution's output, with PyTorch's checks."""
+    check_output_padding(output_padding, stride, dilation, axis)
+    where = f" ({axis})" if axis else ""
+    full = (size - 1) * stride + dilation * (kernel - 1) + 1
+    out = full - 2 * padding + output_padding
+    if out < 1:
+        raise ValueError(f"padding: 2*padding {2 * padding} crops the whole output{where}: "
+                         f"(size {size} - 1)*stride {stride} + dilation {dilation}*(kernel "
+                         f"{kernel} - 1) + output_padding {output_padding} + 1 - 2*padding "
+                         f"= {out}")
+    return out
+
+
+def conv_transpose_output_size(size: int, kernel_size: int, stride: int = 1, padding: int = 0,
+                               output_padding: int = 0, dilation: int = 1) -> int:
+    """Length of a transposed convolution's output along one spatial axis.
+
+    Parameters
+    ----------
+    size : int
+        Input length, at least 1.
+    kernel_size : int
+        Kernel length, at least 1.
+    stride : int, default 1
+        Step, in output pixels, between the kernel copies of neighbouring inputs.
+    padding : int, default 0
+        Rows cropped from *each* side of the full output, at least 0.
+    output_padding : int, default 0
+        Rows added at the end (bottom or right); smaller than ``stride`` or
+        ``dilation``, as in PyTorch.
+    dilation : int, default 1
+        Spacing between kernel taps, at least 1.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    TypeError
+        An argument is not an integer.
+    ValueError
+        An argument is out of range, ``output_padding >= max(stride, dilation)``,
+        or the padding crops the whole output.
+
+    Notes
+    -----
+    .. math::
+
+        \\text{out} = (\\text{size} - 1)\\, s - 2p + d(k - 1) + \\text{output\\_padding} + 1
+
+    It inverts :func:`conv_output_size`: a convolution with the same ``k, s, p, d``
+    maps ``out`` back to ``size``.  With ``s > 1`` the floor of that formula maps
+    ``s`` neighbouring sizes to the same output, and ``output_padding`` picks one.
+
+    Examples
+    --------
+    >>> conv_transpose_output_size(4, 3, stride=2, padding=1)
+    7
+    >>> conv_transpose_output_size(4, 3, stride=2, padding=1, output_padding=1)
+    8
+    >>> conv_output_size(7, 3, 2, 1), conv_output_size(8, 3, 2, 1)
+    (4, 4)
+    """
+    size = check_int(size, "size", 1)
+    kernel_size = check_int(kernel_size, "kernel_size", 1)
+    stride = check_int(stride, "stride", 1)
+    padding = check_int(padding, "padding", 0)
+    output_padding = check_int(output_padding, "output_padding", 0)
+    dilation = check_int(dilation, "dilation", 1)
+    return _transposed_length(size, kernel_size, stride, padding, output_padding, dilation)
+
+
+def conv_transpose2d_output_shape(input_shape: tuple[int, ...], out_channels: int,
+                                  kernel_size: int | tuple[int, int],
+                                  stride: int | tuple[int, int] = 1,
+                                  padding: int | tuple[int, int] = 0,
+                                  output_padding: int | tuple[int, int] = 0,
+                                  dilation: int | tuple[int, int] = 1) -> tuple[int, ...]:
+    """Shape of a 2-D transposed convolution's output.
+
+    Parameters
+    ----------
+    input_shape : (N, C_in, H, W) or (C_in, H, W)
+    out_channels : int
+    kernel_size, stride, padding, output_padding, dilation : int or (int, int)
+        As in :func:`conv_transpose_output_size`, per axis (height, width).
+
+    Returns
+    -------
+    (N, C_out, H_out, W_out) or (C_out, H_out, W_out)
+
+    Examples
+    --------
+    >>> conv_transpose2d_output_shape((1, 64, 14, 14), 32, 4, stride=2, padding=1)
+    (1, 32, 28, 28)
+    """
+    shape = _spatial(input_shape)
+    out_channels = check_int(out_channels, "out_channels", 1)
+    kernel = as_pair(kernel_size, "kernel_size", 1)
+    stride = as_pair(stride, "stride", 1)
+    padding = as_pair(padding, "padding", 0)
+    output_padding = as_pair(output_padding, "output_padding", 0)
+    dilation = as_pair(dilation, "dilation", 1)
+    ho, wo = (_transposed_length(shape[-2 + a], kernel[a], stride[a], padding[a],
+                                 output_padding[a], dilation[a], axis)
+              for a, axis in enumerate(("height", "width")))
+    return shape[:-3] + (out_channels, ho, wo)
