@@ -86,6 +86,31 @@ def check_data(data, name: str) -> Pair:
     return x, y
 
 
+def check_augment(augment, x: np.ndarray) -> np.ndarray:
+    """``x`` as the model sees it in training: ``augment(x[:1], ...)``, or ``x`` itself.
+
+    The trial run draws from a generator of its own, so ``fit``'s ``rng`` is untouched.
+    """
+    if augment is None:
+        return x
+    if not callable(augment):
+        raise TypeError(f"augment must be a callable (x_batch, rng) -> x_batch, or None, got "
+                        f"{type(augment).__name__}")
+    try:
+        out = augment(x[:1], np.random.default_rng(0))
+    except (TypeError, ValueError) as err:
+        kind = TypeError if isinstance(err, TypeError) else ValueError
+        raise kind(f"augment: fails on a batch of train_data: {err}") from err
+    if not isinstance(out, np.ndarray) or out.ndim != x.ndim or len(out) != 1:
+        raise TypeError(f"augment must return an array of {x.ndim} dimensions with one sample "
+                        f"per sample of its input, got {type(out).__name__}"
+                        f"{getattr(out, 'shape', '')} for a batch of shape {x[:1].shape}")
+    if out.dtype != x.dtype:
+        raise TypeError(f"augment must keep the dtype of train_data's x ({x.dtype}), got "
+                        f"{out.dtype}")
+    return out
+
+
 def output_shape(model: Module, x: np.ndarray, name: str, run) -> tuple[int, ...]:
     """Shape of the model's output for one sample of ``x`` (batch of 1).
 

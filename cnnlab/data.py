@@ -8,6 +8,9 @@
   full data sets, downloaded on first use into a cache folder (``root``, else
   the environment variable ``CNNLAB_DATA``, else ``~/.cache/cnnlab``).  Every
   file is checked against a published SHA-256 before it is used.
+* ``RandomShift``, ``RandomCrop``, ``RandomHorizontalFlip``, ``GaussianNoise``,
+  ``Compose`` and ``translate`` — data augmentation for training batches,
+  written in :mod:`cnnlab.augment` and importable from here.
 
 Images come as ``(N, C, H, W)`` arrays (NCHW, as in PyTorch), labels as
 ``(N,)`` int64 arrays of class indices.  The downloaded files are read in
@@ -25,11 +28,15 @@ import numpy as np
 from ._download import ChecksumError, DataNotAvailableError, RemoteFile, data_home, fetch
 from ._formats import read_cifar_batches, read_idx, to_labels, to_unit_float
 from ._validate import check_dtype, check_float, check_rng
+from .augment import (Compose, GaussianNoise, RandomCrop, RandomHorizontalFlip, RandomShift,
+                      translate)
 
 __all__ = ["CIFAR10_CLASSES", "ChecksumError", "DATASETS", "DataNotAvailableError",
            "FASHION_MNIST_CLASSES", "RemoteFile", "data_home", "load_cifar10",
            "load_fashion_mnist", "load_mnist", "mnist_sample", "read_idx",
-           "train_val_test_split"]
+           "train_val_test_split",
+           "Compose", "GaussianNoise", "RandomCrop", "RandomHorizontalFlip", "RandomShift",
+           "translate"]
 
 Pair = tuple[np.ndarray, np.ndarray]  # (x, y)
 

@@ -28,7 +28,7 @@ import contextlib
 import math
 import sys
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -43,6 +43,7 @@ __all__ = ["Callback", "DivergenceError", "EarlyStopping", "History", "LossExplo
            "save_parameters"]
 
 Pair = tuple[np.ndarray, np.ndarray]  # (x, y)
+Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]  # (x_batch, rng) -> x_batch
 EXPLOSION_FACTOR = 1000.0  # a batch loss this many times the first one (at least 1) has exploded
 
 
@@ -262,8 +263,8 @@ class _Watch:
 
 def fit(model: Module, loss, optimizer, train_data: Pair, *, epochs: int, batch_size: int,
         rng: np.random.Generator | int, val_data: Pair | None = None,
-        callbacks: Iterable[Callback] = (), progress: bool = False,
-        shuffle: bool = True) -> History:
+        callbacks: Iterable[Callback] = (), progress: bool = False, shuffle: bool = True,
+        augment: Augment | None = None) -> History:
     """Train ``model`` with mini-batch gradient descent; return the :class:`History`.
 
     Parameters
@@ -286,7 +287,10 @@ def fit(model: Module, loss, optimizer, train_data: Pair, *, epochs: int, batch_
     progress : bool, default False
         Show a tqdm progress bar on standard error; with False nothing is printed.
     shuffle : bool, default True
-        False visits the samples in their stored order (``rng`` is then unused).
+        False visits the samples in their stored order (``rng`` then serves ``augment`` only).
+    augment : callable ``(x_batch, rng) -> x_batch`` or None, default None
+        Applied to every training mini-batch, with ``rng``, before the forward pass
+        (:mod:`cnnlab.augment`); never to ``val_data``.  Checked first on ``x[:1]``.
 
     Returns
     -------
@@ -333,7 +337,8 @@ def fit(model: Module, loss, optimizer, train_data: Pair, *, epochs: int, batch_
     for name, flag in (("progress", progress), ("shuffle", shuffle)):
         if not isinstance(flag, bool):
             raise TypeError(f"{name} must be True or False, got {flag!r}")
-    checks.check_targets(model, loss, (x, y), "train_data", predict)
+    checks.check_targets(model, loss, (checks.check_augment(augment, x), y),
+                         "train_data" if augment is None else "train_data (augmented)", predict)
     if val_data is not None:
         checks.check_targets(model, loss, val_data, "val_data", predict)
 
@@ -351,7 +356,7 @@ def fit(model: Module, loss, optimizer, train_data: Pair, *, epochs: int, batch_
             order = rng.permutation(n) if shuffle else None
             for i, b in enumerate(_batches(n, batch_size, order), start=1):
                 try:
-                    out = model.forward(x[b])
+                    out = model.forward(x[b] if augment is None else augment(x[b], rng))
                     watch.outputs(out, epoch, i)
                     value = loss.forward(out, y[b])
                     watch.loss(value, epoch, i)
