@@ -9,7 +9,9 @@ notebook needs:
    source tree and none of the test tools (no pytest, no torch);
 2. each notebook of ``_toc.yml`` is copied to an empty temporary directory and
    executed there, top to bottom, by a fresh kernel of that environment;
-3. any error, or an import of a package outside the book extra, fails the run.
+3. any error, or an import of a package outside the book extra, fails the run; a notebook
+   that needs a clone of the repository or a package outside the extra (PyTorch) says so
+   in its metadata and is skipped, with the reason printed.
 
 The environment is rebuilt when ``pyproject.toml`` or the package changes
 (a stamp file holds a hash of both).
@@ -71,7 +73,36 @@ def needs_clone(notebook: Path) -> str | None:
     return meta.get("cnnlab", {}).get("needs_clone")
 
 
-# Modules a notebook must never need: test tools and the PyTorch cross-check extra.
+def needs(notebook: Path) -> list[str]:
+    """Packages outside the ``book`` extra that a notebook imports, from its metadata.
+
+    A chapter that imports an optional package (the chapter on PyTorch) says so with
+    ``"cnnlab": {"needs": ["torch"]}``. It runs on Colab, which has the package, so it
+    keeps its Colab button (unlike ``needs_clone``); this run, whose environment holds
+    the ``book`` extra only, skips it and says why.
+    """
+    meta = json.loads(notebook.read_text(encoding="utf-8")).get("metadata", {})
+    wanted = meta.get("cnnlab", {}).get("needs", [])
+    return [wanted] if isinstance(wanted, str) else list(wanted)
+
+
+def skip_reason(notebook: Path) -> str | None:
+    """Why the standalone run skips ``notebook``, or None if it runs it."""
+    reason = needs_clone(notebook)
+    if reason:
+        return f"it needs a clone of the repository ({reason})"
+    packages = needs(notebook)
+    if packages:
+        return (f"it needs {', '.join(PACKAGE_NAMES.get(p, p) for p in packages)}, which "
+                f"the book extra does not install")
+    return None
+
+
+PACKAGE_NAMES = {"torch": "PyTorch (torch, the crosscheck extra)"}
+
+
+# Modules a notebook must never need: test tools and the PyTorch cross-check extra (a
+# notebook that imports one declares it, see `needs`, and is skipped).
 FORBIDDEN = ("torch", "pytest", "nbval", "hypothesis", "playwright")
 
 
@@ -119,11 +150,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     env = {k: v for k, v in os.environ.items() if k not in ("MPLBACKEND", "PYTHONPATH")}
     env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    failures = []
+    failures, skipped = [], []
     for nb in args.notebooks or toc_notebooks():
-        reason = needs_clone(nb)
+        reason = skip_reason(nb)
         if reason:
-            print(f"{nb.name}: skipped, it needs a clone of the repository ({reason})")
+            print(f"{nb.name}: skipped, {reason}")
+            skipped.append(nb.name)
             continue
         with tempfile.TemporaryDirectory() as tmp:
             copy = Path(tmp) / nb.name
@@ -138,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"FAILED {nb.name} ({took:.0f} s)\n{tail}\n")
         else:
             print(f"{nb.name}: {proc.stdout.strip()} ({took:.0f} s)")
+    if skipped:
+        print(f"{len(skipped)} notebook(s) skipped: {', '.join(skipped)}")
     if failures:
         print(f"{len(failures)} notebook(s) failed standalone: {', '.join(failures)}")
         return 1
