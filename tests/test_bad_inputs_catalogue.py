@@ -4,8 +4,8 @@ Each case asserts the exception type and that the message names the argument (or
 file, the file): the kernels and calculators (``test_bad_inputs_kernels``), the layers,
 containers, optimisers and initialisers (``test_bad_inputs_layers``), state dicts,
 checkpoints and fit/evaluate/predict (``test_bad_inputs_training``), the data readers,
-downloads and exercise checkers (``test_bad_inputs_data``) and the command line
-(``test_cli.USER_ERRORS``: one line ``cnnlab: error: argument ...`` each).
+downloads, augmentation transforms and exercise checkers (``test_bad_inputs_data``) and the
+command line (``test_cli.USER_ERRORS``: one line ``cnnlab: error: argument ...`` each).
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ PREFIXES = {
     "checkpoints": ("state_", "save_", "load_", "checkpoint_"),
     "fit/evaluate/predict": ("fit_", "evaluate_", "predict_", "confusion_"),
     "data readers": ("idx_", "cifar_", "load_", "fetch_", "remote_", "sample_", "split_"),
+    "augmentation": ("augment_",),
     "checkers": ("check_", "hint_", "list_"),
 }
 
@@ -32,7 +33,7 @@ def ids() -> dict[str, list[str]]:
                                test_cli.USER_ERRORS]
     for module, parts in ((test_bad_inputs_layers, ("containers",)),
                           (test_bad_inputs_training, ("checkpoints", "fit/evaluate/predict")),
-                          (test_bad_inputs_data, ("data readers", "checkers"))):
+                          (test_bad_inputs_data, ("data readers", "augmentation", "checkers"))):
         for row in module.BAD:
             part = next((p for p in parts if row[0].startswith(PREFIXES[p])),
                         "layers" if module is test_bad_inputs_layers else None)

@@ -1,4 +1,4 @@
-"""Catalogue of bad inputs to the data readers, the downloads and the exercise checkers.
+"""Catalogue of bad inputs to the data readers, the downloads, augmentation and the checkers.
 
 Each row: a call (given ``tmp_path`` and ``monkeypatch``), the exception type, and a
 regular expression the message must match.  It names the argument, or for a file
@@ -16,7 +16,7 @@ import tarfile
 import numpy as np
 import pytest
 
-from cnnlab import data, exercises
+from cnnlab import augment, data, exercises
 from cnnlab._download import fetch
 from cnnlab._formats import read_cifar_batches
 from cnnlab.data import DataNotAvailableError, RemoteFile
@@ -145,6 +145,56 @@ BAD = [
     ("split_float_seed", lambda t, mp: data.train_val_test_split(
         np.zeros((10, 2)), np.arange(10) % 2, rng=0.5), TypeError,
      r"^rng must be a numpy.random.Generator or an integer seed, got float"),
+    # --- data augmentation (cnnlab.augment)
+    ("augment_x_one_image", lambda t, mp: augment.translate(np.zeros((1, 28, 28)), 1, 1),
+     ValueError, r"^x must have 4 dimensions, got shape \(1, 28, 28\)"),
+    ("augment_x_uint8", lambda t, mp: augment.RandomShift(2)(np.zeros((2, 1, 4, 4), np.uint8),
+                                                             0), TypeError,
+     r"^x must have dtype float32 or float64, got uint8"),
+    ("augment_x_list", lambda t, mp: augment.RandomHorizontalFlip()([[0.0]], 0), TypeError,
+     r"^x must be a numpy.ndarray, got list"),
+    ("augment_dy_float", lambda t, mp: augment.translate(np.zeros((2, 1, 4, 4)), 1.5, 0),
+     TypeError, r"^dy must be an integer, got 1.5"),
+    ("augment_dx_wrong_length", lambda t, mp: augment.translate(
+        np.zeros((2, 1, 4, 4)), 0, np.array([1, 2, 3])), TypeError,
+     r"^dx must be an integer or an integer array of shape \(2,\), one per image, got int64 "
+     r"of shape \(3,\)"),
+    ("augment_padding_mode_unknown", lambda t, mp: augment.translate(
+        np.zeros((1, 1, 4, 4)), 1, 1, padding_mode="wrap"), ValueError,
+     r"^padding_mode must be one of \('constant', 'edge', 'reflect', 'symmetric'\), got 'wrap'"),
+    ("augment_reflect_too_far", lambda t, mp: augment.translate(
+        np.zeros((1, 1, 4, 5)), 4, 0, padding_mode="reflect"), ValueError,
+     r"^dy, dx: 'reflect' padding reaches at most 3 rows and 4 columns beyond an image of "
+     r"4 x 5 \(one reflection\), got 4 rows and 0 columns"),
+    ("augment_fill_nan", lambda t, mp: augment.translate(np.zeros((1, 1, 4, 4)), 1, 1,
+                                                         fill=float("nan")), ValueError,
+     r"^fill must be finite, got nan"),
+    ("augment_crop_too_large", lambda t, mp: augment.RandomCrop(48, padding=4)(
+        np.zeros((2, 3, 32, 32)), 0), ValueError,
+     r"^size: a crop of 48 x 48 does not fit in images of 32 x 32 padded by 4 \(40 x 40\)"),
+    ("augment_crop_size_zero", lambda t, mp: augment.RandomCrop(0), ValueError,
+     r"^size must be >= 1, got 0"),
+    ("augment_crop_negative_padding", lambda t, mp: augment.RandomCrop(28, padding=-1),
+     ValueError, r"^padding must be >= 0, got -1"),
+    ("augment_shift_float", lambda t, mp: augment.RandomShift(2.0), TypeError,
+     r"^max_shift must be an integer, got 2.0"),
+    ("augment_shift_reflect_too_far", lambda t, mp: augment.RandomShift(
+        4, padding_mode="reflect")(np.zeros((1, 1, 4, 4)), 0), ValueError,
+     r"^max_shift: 'reflect' padding reaches at most 3 rows and 3 columns"),
+    ("augment_flip_p_above_one", lambda t, mp: augment.RandomHorizontalFlip(1.5), ValueError,
+     r"^p must be <= 1.0, got 1.5"),
+    ("augment_noise_negative_sigma", lambda t, mp: augment.GaussianNoise(sigma=-0.1),
+     ValueError, r"^sigma must be >= 0.0, got -0.1"),
+    ("augment_noise_clip_str", lambda t, mp: augment.GaussianNoise(clip="yes"), TypeError,
+     r"^clip must be True or False, got 'yes'"),
+    ("augment_compose_not_a_list", lambda t, mp: augment.Compose(augment.RandomShift(1)),
+     TypeError, r"^transforms must be a list of transforms, got RandomShift"),
+    ("augment_compose_item", lambda t, mp: augment.Compose([augment.RandomShift(1), 3]),
+     TypeError, r"^transforms\[1\] must be a callable \(x, rng\) -> x, got int"),
+    ("augment_rng_float", lambda t, mp: augment.RandomShift(1)(np.zeros((1, 1, 4, 4)), 0.5),
+     TypeError, r"^rng must be a numpy.random.Generator or an integer seed, got float"),
+    ("augment_rng_negative", lambda t, mp: augment.GaussianNoise()(np.zeros((1, 1, 4, 4)), -1),
+     ValueError, r"^rng: a seed must be >= 0, got -1"),
     # --- the exercise checkers (item 17): the call's own arguments
     ("check_id_int", lambda t, mp: exercises.check(7, 4), TypeError,
      r"^exercise_id must be a string such as 'ex-conv-by-hand-size', got 7"),

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from cnnlab import activations as act
-from cnnlab import conv, gradcheck, linear, losses, norm, pool, shapes
+from cnnlab import conv, conv_transpose, gradcheck, linear, losses, norm, pool, shapes
 
 
 def a(*shape, dtype=np.float64):
@@ -23,6 +23,8 @@ def a(*shape, dtype=np.float64):
 
 X4, W4, B2 = a(2, 3, 5, 5), a(2, 3, 3, 3), a(2)
 _, CONV_CACHE = conv.conv2d_forward(X4, W4, B2)            # output (2, 2, 3, 3)
+WT = a(3, 2, 3, 3)                                           # transposed: (C_in, C_out, kH, kW)
+_, CONVT_CACHE = conv_transpose.conv_transpose2d_forward(X4, WT, B2, 2, 1)  # (2, 2, 9, 9)
 _, MAXP_CACHE = pool.max_pool2d_forward(X4, 2)               # output (2, 3, 2, 2)
 _, AVGP_CACHE = pool.avg_pool2d_forward(X4, 3, 1, 1)         # output (2, 3, 5, 5)
 _, RELU_CACHE = act.relu_forward(a(2, 3))
@@ -141,6 +143,62 @@ CASES = [
          conv.convolve2d, a(4, 4), a(3, 5), "valid"),
     case("convolve-image-3d", ValueError, r"^image must have 2 dimensions",
          conv.convolve2d, a(1, 4, 4), a(2, 2)),
+    # ---------------------------------------------------- transposed convolution (issue 12)
+    case("convT-x-3d", ValueError, r"^x must have 4 dimensions, got shape \(3, 5, 5\)",
+         conv_transpose.conv_transpose2d_forward, a(3, 5, 5), WT),
+    case("convT-conv-weight-layout", ValueError, r"^weight: in_channels 2 \(weight shape "
+         r"\(2, 3, 3, 3\), laid out \(C_in, C_out // groups, kH, kW\)\) does not match the 3 "
+         r"channels of x", conv_transpose.conv_transpose2d_forward, X4, W4),
+    case("convT-groups-not-divisor", ValueError, r"^groups: in_channels 3 is not divisible by "
+         r"groups 2", conv_transpose.conv_transpose2d_forward, X4, WT, None, 1, 0, 0, 2),
+    case("convT-groups-zero", ValueError, r"^groups must be >= 1, got 0",
+         conv_transpose.conv_transpose2d, X4, WT, None, 1, 0, 0, 0),
+    case("convT-output-padding-too-large", ValueError, r"^output_padding must be smaller than "
+         r"stride or dilation \(height\): got output_padding 2 with stride 2 and dilation 1",
+         conv_transpose.conv_transpose2d_forward, X4, WT, None, 2, 1, 2),
+    case("convT-output-padding-stride-1", ValueError, r"^output_padding must be smaller than "
+         r"stride or dilation \(width\)", conv_transpose.conv_transpose2d_naive, X4, WT, None,
+         1, 0, (0, 1)),
+    case("convT-output-padding-negative", ValueError, r"^output_padding must be >= 0, got -1",
+         conv_transpose.conv_transpose2d_forward, X4, WT, None, 2, 0, -1),
+    case("convT-padding-same", TypeError, r"^padding must be an int or a pair of ints \(a "
+         r"transposed convolution has no 'same' or 'valid'\), got 'same'",
+         conv_transpose.conv_transpose2d_forward, X4, WT, None, 1, "same"),
+    case("convT-padding-crops-everything", ValueError, r"^padding: 2\*padding 4 crops the whole "
+         r"output \(height\)", conv_transpose.conv_transpose2d_forward, a(1, 3, 1, 1), WT, None,
+         1, 2),
+    case("convT-dilation-zero", ValueError, r"^dilation must be >= 1, got 0",
+         conv_transpose.conv_transpose2d_forward, X4, WT, None, 1, 0, 0, 1, 0),
+    case("convT-bias-shape", ValueError, r"^bias must have shape \(2,\), got \(3,\)",
+         conv_transpose.conv_transpose2d_forward, X4, WT, a(3)),
+    case("convT-weight-dtype", TypeError, r"^weight must have the same dtype as x \(float64\), "
+         r"got float32", conv_transpose.conv_transpose2d_forward, X4,
+         a(3, 2, 3, 3, dtype=np.float32)),
+    case("convT-empty-weight", ValueError, r"^weight must not have an empty dimension, got "
+         r"shape \(3, 0, 3, 3\)", conv_transpose.conv_transpose2d_forward, X4,
+         np.zeros((3, 0, 3, 3))),
+    case("convT-dout-shape", ValueError, r"^dout must have the forward output's shape "
+         r"\(2, 2, 9, 9\), got \(2, 2, 9, 8\)", conv_transpose.conv_transpose2d_backward,
+         a(2, 2, 9, 8), CONVT_CACHE),
+    case("convT-dout-dtype", TypeError, r"^dout must have the same dtype as the forward input",
+         conv_transpose.conv_transpose2d_backward, a(2, 2, 9, 9, dtype=np.float32),
+         CONVT_CACHE),
+    case("convT-naive-dout-shape", ValueError, r"^dout must have shape \(2, 2, 7, 7\), got "
+         r"\(2, 2, 9, 9\)", conv_transpose.conv_transpose2d_backward_naive, a(2, 2, 9, 9), X4,
+         WT),
+    case("convT-cache-of-conv", TypeError, r"^cache must be the cache returned by "
+         r"conv_transpose2d_forward, got the cache of conv2d_forward",
+         conv_transpose.conv_transpose2d_backward, a(2, 2, 3, 3), CONV_CACHE),
+    case("conv-cache-of-convT", TypeError, r"^cache must be the cache returned by "
+         r"conv2d_forward, got the cache of conv_transpose2d_forward", conv.conv2d_backward,
+         a(2, 2, 9, 9), CONVT_CACHE),
+    case("convT-size-output-padding", ValueError, r"^output_padding must be smaller than "
+         r"stride or dilation: got output_padding 1 with stride 1 and dilation 1",
+         shapes.conv_transpose_output_size, 4, 3, 1, 0, 1),
+    case("convT-size-float", TypeError, r"^output_padding must be an integer, got 1\.0",
+         shapes.conv_transpose_output_size, 4, 3, 2, 1, 1.0),
+    case("convT-shape-rank", ValueError, r"^input_shape must be a tuple \(N, C, H, W\) or "
+         r"\(C, H, W\), got \(5, 5\)", shapes.conv_transpose2d_output_shape, (5, 5), 2, 3),
     # -------------------------------------------------------------------- pool
     case("pool-x-3d", ValueError, r"^x must have 4 dimensions, got shape \(3, 5, 5\)",
          pool.max_pool2d_forward, a(3, 5, 5), 2),

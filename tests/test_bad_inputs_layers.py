@@ -10,7 +10,11 @@ import pytest
 
 from cnnlab import _validate
 from cnnlab.conv import conv2d_forward
+from cnnlab.conv_transpose import ConvTranspose2d
+from cnnlab.fold import fold_batch_norm, fold_batch_norm_weights
 from cnnlab.init import constant, fans, he_normal, meta, xavier_uniform
+from cnnlab.interpret import (class_activation_map, occlusion_sensitivity,
+                              occlusion_sensitivity_naive, saliency, upsample_bilinear)
 from cnnlab.layers import Conv1d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU
 from cnnlab.module import Concat, Identity, Module, Parameter, Residual, Sequential
 from cnnlab.norm import BatchNorm1d, BatchNorm2d, batch_norm_forward
@@ -63,9 +67,30 @@ class NoShape(Module):
         return x
 
 
+def meta_conv_fold():
+    with meta():
+        conv = Conv2d(3, 4, 3)
+    return fold_batch_norm(conv, BatchNorm2d(4).eval())
+
+
+def fold_weights(**changes):
+    """fold_batch_norm_weights of a (2, 3) weight, with some arguments changed."""
+    args = dict(weight=np.ones((2, 3)), bias=None, running_mean=np.zeros(2),
+                running_var=np.ones(2), eps=1e-5, bn_weight=None, bn_bias=None)
+    args.update(changes)
+    return lambda: fold_batch_norm_weights(**args)
+
+
 def meta_model():
     with meta():
         return Sequential(Linear(3, 2))
+
+
+def gap_classifier():
+    """3 input channels (as X), 3 classes, ending in global average pooling and Linear."""
+    from cnnlab.layers import GlobalAvgPool2d
+    return Sequential(Conv2d(3, 2, 3, rng=0), ReLU(), GlobalAvgPool2d(), Flatten(),
+                      Linear(2, 3, rng=0))
 
 
 BAD = [
@@ -135,6 +160,64 @@ BAD = [
     ("bn_training_flag", lambda: batch_norm_forward(X, None, None, np.zeros(3, np.float32),
                                                     np.ones(3, np.float32), 1),
      TypeError, r"training must be a bool"),
+    # --- folding a batch norm into the layer before it (issue 12)
+    ("fold_layer_type", lambda: fold_batch_norm(ReLU(), BatchNorm2d(3).eval()), TypeError,
+     r"^layer must be a Conv2d, Conv1d or Linear, got ReLU"),
+    ("fold_bn_kind", lambda: fold_batch_norm(Conv2d(3, 4, 3, rng=0), BatchNorm1d(4).eval()),
+     TypeError, r"^bn must be a BatchNorm2d to follow a Conv2d, got BatchNorm1d"),
+    ("fold_bn_not_module", lambda: fold_batch_norm(Linear(3, 4, rng=0), "bn"), TypeError,
+     r"^bn must be a BatchNorm1d to follow a Linear, got str"),
+    ("fold_bn_training", lambda: fold_batch_norm(Conv2d(3, 4, 3, rng=0), BatchNorm2d(4)),
+     ValueError, r"^bn is in training mode, .* call bn.eval\(\)"),
+    ("fold_channels", lambda: fold_batch_norm(Conv2d(3, 4, 3, rng=0), BatchNorm2d(3).eval()),
+     ValueError, r"^bn: BatchNorm2d\(3\) normalises 3 channels, but the layer before it has "
+                 r"4 outputs"),
+    ("fold_dtype", lambda: fold_batch_norm(Conv2d(3, 4, 3, rng=0),
+                                           BatchNorm2d(4, dtype=np.float64).eval()),
+     TypeError, r"^bn must have the same dtype as layer \(float32\), got float64"),
+    ("fold_meta_layer", meta_conv_fold, RuntimeError,
+     r"^layer: Conv2d was built inside cnnlab.init.meta\(\).* not folded"),
+    ("fold_weights_rank", fold_weights(weight=np.ones(2)), ValueError,
+     r"^weight must have at least 2 dimensions \(C_out, ...\), got shape \(2,\)"),
+    ("fold_weights_var_negative", fold_weights(running_var=np.array([1.0, -0.5])), ValueError,
+     r"^running_var must be >= 0 \(it estimates a variance\), got -0.5 at index 1"),
+    ("fold_weights_gamma_shape", fold_weights(bn_weight=np.ones(3)), ValueError,
+     r"^bn_weight must have shape \(2,\), got \(3,\)"),
+    ("fold_weights_eps_0", fold_weights(eps=0.0), ValueError, r"^eps must be > 0.0, got 0.0"),
+    ("fold_weights_mean_none", fold_weights(running_mean=None), TypeError,
+     r"^running_mean must be a numpy.ndarray, got None"),
+    ("fold_weights_mean_nan", fold_weights(running_mean=np.array([np.nan, 0.0])), ValueError,
+     r"^running_mean must be finite, got nan at index \(0,\)"),
+    ("fold_weights_bias_dtype", fold_weights(bias=np.zeros(2, np.float32)), TypeError,
+     r"^bias must have the same dtype as weight \(float64\), got float32"),
+    # --- transposed convolution (issue 12)
+    ("convT_groups_out", lambda: ConvTranspose2d(4, 3, 3, groups=2), ValueError,
+     r"^groups: out_channels 3 is not divisible by groups 2"),
+    ("convT_output_padding", lambda: ConvTranspose2d(3, 4, 3, stride=2, output_padding=2),
+     ValueError, r"^output_padding must be smaller than stride or dilation \(height\): got "
+                 r"output_padding 2 with stride 2 and dilation 1"),
+    ("convT_output_padding_width", lambda: ConvTranspose2d(3, 4, 3, stride=(2, 1),
+                                                           output_padding=(1, 1)),
+     ValueError, r"^output_padding must be smaller than stride or dilation \(width\)"),
+    ("convT_padding_same", lambda: ConvTranspose2d(3, 4, 3, padding="same"), TypeError,
+     r"^padding must be an int or a pair of ints \(a transposed convolution has no 'same'"),
+    ("convT_kernel_0", lambda: ConvTranspose2d(3, 4, 0), ValueError,
+     r"^kernel_size must be >= 1, got 0"),
+    ("convT_bias_str", lambda: ConvTranspose2d(3, 4, 3, bias="yes"), TypeError,
+     r"^bias must be a bool, got 'yes'"),
+    ("convT_channel_mismatch", lambda: ConvTranspose2d(4, 3, 3, rng=0)(X), ValueError,
+     r"^x: expected 4 input channels, got shape \(2, 3, 8, 8\)"),
+    ("convT_x_float64", lambda: ConvTranspose2d(3, 4, 3, rng=0)(X.astype(np.float64)),
+     TypeError, r"^x: dtype float64 does not match the layer's float32"),
+    ("convT_dout_shape", lambda: after_forward(ConvTranspose2d(3, 4, 3, rng=0), X).backward(
+        np.zeros((2, 4, 8, 8), np.float32)), ValueError,
+     r"^dout must have shape \(2, 4, 10, 10\), got \(2, 4, 8, 8\)"),
+    ("convT_output_shape_channels", lambda: ConvTranspose2d(3, 4, 3).output_shape((1, 4, 5, 5)),
+     ValueError, r"^input_shape: expected 3 input channels"),
+    ("convT_macs_rank", lambda: ConvTranspose2d(3, 4, 3).macs((3, 5, 5)), ValueError,
+     r"^input_shape: ConvTranspose2d expects 4 dimensions, got \(3, 5, 5\)"),
+    ("convT_padding_crops_all", lambda: ConvTranspose2d(1, 1, 1, padding=1).output_shape(
+        (1, 1, 1, 1)), ValueError, r"^padding: 2\*padding 2 crops the whole output \(height\)"),
     # --- optimisers
     ("sgd_lr_0", lambda: SGD(params(), lr=0.0), ValueError, r"lr must be > 0.0, got 0.0"),
     ("sgd_lr_neg", lambda: SGD(params(), lr=-0.1), ValueError, r"lr must be > 0.0"),
@@ -168,6 +251,21 @@ BAD = [
      r"input_shape must be a tuple"),
     ("summary_not_module", lambda: summary("vgg", (1, 3, 8, 8)), TypeError,
      r"model must be a Module"),
+    # --- compute accounting (issue 12): multiply-accumulates and output memory
+    ("summary_dtype_int", lambda: summary(seed_model(), (1, 3, 8, 8), dtype=np.int32),
+     ValueError, r"^dtype must be a floating-point dtype, got int32"),
+    ("summary_dtype_not_a_dtype", lambda: summary(seed_model(), (1, 3, 8, 8), dtype="half a"),
+     TypeError, r"^dtype must be a NumPy floating-point dtype such as np.float32, got 'half a'"),
+    ("summary_compute_not_bool", lambda: summary(seed_model(), (1, 3, 8, 8), compute="yes"),
+     TypeError, r"^compute must be a bool, got 'yes'"),
+    ("summary_mixed_dtypes", lambda: summary(
+        Sequential(Linear(3, 4, rng=0), Linear(4, 2, rng=0, dtype=np.float64)), (1, 3)),
+     ValueError, r"^dtype: the model's parameters have several dtypes \(float32, float64\); "
+                 r"pass dtype=\.\.\."),
+    ("macs_channels", lambda: Conv2d(3, 4, 3, rng=0).macs((1, 2, 8, 8)), ValueError,
+     r"^input_shape: expected 3 input channels"),
+    ("macs_linear_features", lambda: Linear(12, 4, rng=0).macs((2, 10)), ValueError,
+     r"^input_shape: expected 12 input features"),
     ("rf_axis", lambda: receptive_field([(3, 1)], axis=2), ValueError, r"axis must be 0"),
     ("rf_bad_layer", lambda: receptive_field(["conv"]), TypeError, r"layers\[0\] must be"),
     ("rf_bad_stride", lambda: receptive_field([(3, 0)]), ValueError, r"layers\[0\] stride"),
@@ -240,6 +338,78 @@ BAD = [
      r"^axis must be an integer, got 1.0"),
     ("rf_axis_bool", lambda: receptive_field([(3, 1)], axis=True), TypeError,
      r"^axis must be an integer, got True"),
+    # --- interpret: saliency, occlusion, class activation maps (issue 12, item 4)
+    ("saliency_model_str", lambda: saliency("lenet5", X, 0), TypeError,
+     r"^model must be a cnnlab Module, got str"),
+    ("saliency_meta_model", lambda: saliency(meta_model(), X, 0), RuntimeError, r"^model: "),
+    ("saliency_x_list", lambda: saliency(gap_classifier(), [[0.0]], 0), TypeError,
+     r"^x must be a numpy.ndarray, got list"),
+    ("saliency_x_rank", lambda: saliency(gap_classifier(), X[0], 0), ValueError,
+     r"^x must have 4 dimensions, got shape \(3, 8, 8\)"),
+    ("saliency_x_empty", lambda: saliency(gap_classifier(), X[:0], 0), ValueError,
+     r"^x must hold at least one image, got shape \(0, 3, 8, 8\)"),
+    ("saliency_x_nan", lambda: saliency(gap_classifier(), np.where(X == 0, np.nan, X)
+                                        .astype(np.float32), 0), ValueError,
+     r"^x must be finite, got nan at index \(0, 0, 0, 0\)"),
+    ("saliency_x_float64", lambda: saliency(gap_classifier(), X.astype(np.float64), 0),
+     TypeError, r"^x: dtype float64 does not match the layer's float32"),
+    ("saliency_target_float", lambda: saliency(gap_classifier(), X, 1.0), TypeError,
+     r"^target must be a class index \(int\) or an array of 2 of them, got 1.0"),
+    ("saliency_target_bool", lambda: saliency(gap_classifier(), X, True), TypeError,
+     r"^target must be a class index"),
+    ("saliency_target_too_large", lambda: saliency(gap_classifier(), X, 3), ValueError,
+     r"^target must lie in \[0, 3\) \(the model has 3 classes\), got 3"),
+    ("saliency_target_negative_entry", lambda: saliency(gap_classifier(), X, np.array([0, -1])),
+     ValueError, r"^target must lie in \[0, 3\) .*got -1 at index 1"),
+    ("saliency_target_length", lambda: saliency(gap_classifier(), X, np.array([0, 1, 2])),
+     ValueError, r"^target must be one class index or one per image \(2\), got shape \(3,\)"),
+    ("saliency_score_word", lambda: saliency(gap_classifier(), X, 0, score="softmax"),
+     ValueError, r"^score must be one of \('logit', 'probability'\), got 'softmax'"),
+    ("saliency_reduce_word", lambda: saliency(gap_classifier(), X, 0, reduce="max"),
+     ValueError, r"^reduce must be one of \('max_abs', 'none'\), got 'max'"),
+    ("saliency_not_a_classifier", lambda: saliency(Sequential(Conv2d(3, 2, 3, rng=0)), X, 0),
+     ValueError, r"^model must map \(N, C, H, W\) images to \(N, num_classes\) logits, "
+                 r"got output shape \(2, 2, 6, 6\)"),
+    ("occlusion_patch_0", lambda: occlusion_sensitivity(gap_classifier(), X, 0, patch=0),
+     ValueError, r"^patch must be >= 1, got 0"),
+    ("occlusion_patch_too_large", lambda: occlusion_sensitivity(gap_classifier(), X, 0,
+                                                                patch=(9, 2)),
+     ValueError, r"^patch \(9, 2\) is larger than the images' 8x8"),
+    ("occlusion_stride_float", lambda: occlusion_sensitivity(gap_classifier(), X, 0,
+                                                             stride=1.5),
+     TypeError, r"^stride must be an integer, got 1.5"),
+    ("occlusion_fill_nan", lambda: occlusion_sensitivity(gap_classifier(), X, 0, fill=np.nan),
+     ValueError, r"^fill must be finite, got nan"),
+    ("occlusion_fill_str", lambda: occlusion_sensitivity(gap_classifier(), X, 0, fill="mean"),
+     TypeError, r"^fill must be a real number, got 'mean'"),
+    ("occlusion_batch_size_0", lambda: occlusion_sensitivity(gap_classifier(), X, 0,
+                                                             batch_size=0),
+     ValueError, r"^batch_size must be >= 1, got 0"),
+    ("occlusion_target_too_large", lambda: occlusion_sensitivity(gap_classifier(), X, 5),
+     ValueError, r"^target must lie in \[0, 3\)"),
+    ("occlusion_naive_stride_0", lambda: occlusion_sensitivity_naive(gap_classifier(), X, 0,
+                                                                     stride=0),
+     ValueError, r"^stride must be >= 1, got 0"),
+    ("cam_not_sequential", lambda: class_activation_map(Conv2d(3, 2, 3, rng=0), X, 0),
+     TypeError, r"^model must be a Sequential ending in GlobalAvgPool2d, Flatten \(optional\) "
+                r"and Linear, got Conv2d"),
+    ("cam_no_global_pool", lambda: class_activation_map(seed_model(), X, 0), ValueError,
+     r"^model: a class activation map needs .*the last layer is MaxPool2d"),
+    ("cam_flatten_dense", lambda: class_activation_map(
+        Sequential(Conv2d(3, 2, 3, rng=0), Flatten(), Linear(72, 3, rng=0)), X, 0), ValueError,
+     r"^model: .*it ends in Conv2d -> Flatten -> Linear, with no GlobalAvgPool2d before"),
+    ("cam_upsample_int", lambda: class_activation_map(gap_classifier(), X, 0, upsample=1),
+     TypeError, r"^upsample must be a bool, got 1"),
+    ("cam_target_too_large", lambda: class_activation_map(gap_classifier(), X, 3), ValueError,
+     r"^target must lie in \[0, 3\)"),
+    ("cam_x_rank", lambda: class_activation_map(gap_classifier(), X[0], 0), ValueError,
+     r"^x must have 4 dimensions"),
+    ("upsample_maps_1d", lambda: upsample_bilinear(np.zeros(4), 8), ValueError,
+     r"^maps must have at least 2 dimensions \(\.\.\., h, w\), got shape \(4,\)"),
+    ("upsample_maps_int", lambda: upsample_bilinear(np.zeros((2, 2), int), 8), TypeError,
+     r"^maps must have dtype float32 or float64"),
+    ("upsample_size_0", lambda: upsample_bilinear(np.zeros((2, 2)), (4, 0)), ValueError,
+     r"^size must be >= 1, got 0"),
 ]
 
 

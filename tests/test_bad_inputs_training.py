@@ -14,6 +14,7 @@ import zipfile
 import numpy as np
 import pytest
 
+from cnnlab.augment import RandomShift
 from cnnlab.checkpoints import checkpoint_path, load_parameters, save_parameters
 from cnnlab.init import meta
 from cnnlab.layers import Linear, ReLU
@@ -230,6 +231,18 @@ BAD = [
      r"^model: Sequential was built inside cnnlab.init.meta\(\).*not trained"),
     ("fit_negative_seed", lambda t, mp: fit_with(rng=-3), ValueError,
      r"^rng: a seed must be >= 0, got -3"),
+    ("fit_augment_not_callable", lambda t, mp: fit_with(augment=3), TypeError,
+     r"^augment must be a callable \(x_batch, rng\) -> x_batch, or None, got int"),
+    ("fit_augment_fails_on_the_data", lambda t, mp: fit_with(augment=RandomShift(1)), ValueError,
+     r"^augment: fails on a batch of train_data: x must have 4 dimensions, got shape \(1, 2\)"),
+    ("fit_augment_returns_a_list", lambda t, mp: fit_with(augment=lambda xb, rng: xb.tolist()),
+     TypeError, r"^augment must return an array of 2 dimensions with one sample per sample of "
+                r"its input, got list for a batch of shape \(1, 2\)"),
+    ("fit_augment_drops_samples", lambda t, mp: fit_with(augment=lambda xb, rng: xb[:0]),
+     TypeError, r"^augment must return an array of 2 dimensions .* got ndarray\(0, 2\)"),
+    ("fit_augment_changes_dtype", lambda t, mp: fit_with(
+        augment=lambda xb, rng: xb.astype(np.float32)), TypeError,
+     r"^augment must keep the dtype of train_data's x \(float64\), got float32"),
     # --- evaluate and predict (items 5, 11)
     ("evaluate_nan_sample", lambda t, mp: evaluate(model(), CrossEntropyLoss(),
                                                    data(x=((3, 1), np.nan))), ValueError,

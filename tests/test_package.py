@@ -13,7 +13,8 @@ import cnnlab
 MODULES = ["shapes", "conv", "pool", "activations", "linear", "losses", "gradcheck", "module",
            "layers", "norm", "init", "optim", "analysis", "filters", "data", "train", "explorers", "viz",
            "classic", "blocks", "models", "cli", "exercises", "containers", "callbacks",
-           "checkpoints", "lrn"]
+           "checkpoints", "lrn", "fold", "augment", "conv_transpose",
+           "interpret"]
 
 
 def test_core_imports_numpy_only():
@@ -39,10 +40,12 @@ def test_all_exports_exist():
 def test_modules_stay_readable():
     """One concept per module, each readable in one sitting (STYLE.md: aim under ~300 lines;
     issue 15 split train.py, module.py and norm.py, past 400, at checkpoints, callbacks,
-    containers and lrn)."""
+    containers and lrn; issue 12 made models.py a package, one family per file)."""
     from pathlib import Path
     root = Path(cnnlab.__file__).parent
+    models = [f"models/{p.stem}" for p in sorted((root / "models").glob("*.py"))]
+    assert "models/_resnet" in models
     for name in ("train", "module", "containers", "callbacks", "checkpoints", "_train_checks",
-                 "_atomic", "norm", "lrn"):
+                 "_atomic", "norm", "lrn", "analysis", *models):
         lines = len((root / f"{name}.py").read_text().splitlines())
         assert lines <= 400, (name, lines)

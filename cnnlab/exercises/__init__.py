@@ -37,12 +37,21 @@ Auto-checkable exercises (``list_exercises()`` prints the same, with kinds):
   ex-pooling-rf-vgg, ex-pooling-rf-softmax
 - backpropagation: ex-backprop-by-hand, ex-backprop-stride-edge, ex-backprop-overlap
 - gradient_checking: ex-gradcheck-taylor, ex-gradcheck-scale (a number and a function)
+- loss_and_batch_norm: ex-loss-bn-softmax-by-hand, ex-loss-bn-two-classes, ex-loss-bn-by-hand,
+  ex-loss-bn-backward-sums, ex-loss-bn-fold-by-hand
 - training: ex-training-patience, ex-training-dropout, ex-training-bn-momentum
+- learned_invariance: ex-invariance-padding, ex-invariance-count, ex-invariance-jump,
+  ex-invariance-test-pipeline
+- what_networks_look_at: ex-interpret-cam-by-hand, ex-interpret-linear-saliency,
+  ex-interpret-occlusion-by-hand, ex-interpret-saturation
 - beyond_images: ex-beyond-conv1d-hand, ex-beyond-wavenet (numbers and a function),
   ex-beyond-separable-ratio, ex-beyond-inception, ex-beyond-groups
 - classic_architectures: ex-arch-vgg-block, ex-arch-inception, ex-arch-alexnet-conv1,
-  ex-arch-separable
+  ex-arch-separable, ex-arch-macs, ex-arch-activation-memory, ex-arch-resolution
 - resnet_block: ex-resnet-params, ex-resnet-skip-grad, ex-resnet-projection
+- transposed_convolution: ex-transposed-sizes, ex-transposed-adjoint,
+  ex-transposed-checkerboard, ex-transposed-conv1d (a function), ex-transposed-gradient
+- to_pytorch: ex-pytorch-state-keys, ex-pytorch-init, ex-pytorch-view, ex-pytorch-params
 - performance: ex-perf-columns, ex-perf-madds, ex-perf-layout,
   ex-perf-gemm-shapes (a function and two numbers)
 
@@ -51,7 +60,9 @@ ex-conv-by-hand-stride, ex-conv-by-hand-flip, ex-conv-layer-sobel-layer,
 ex-why-conv-stride, ex-backprop-adjoint, ex-backprop-avgpool-conv,
 ex-gradcheck-upstream, ex-gradcheck-dropout, ex-gradcheck-network,
 ex-pooling-rf-padding, ex-pooling-rf-linear-stack, ex-training-tanh,
-ex-training-confusion, ex-beyond-causal, ex-arch-fc-share, ex-resnet-mlp, ex-resnet-depth.
+ex-training-confusion, ex-beyond-causal, ex-arch-fc-share, ex-resnet-mlp, ex-resnet-depth,
+ex-loss-bn-fold-sequential, ex-interpret-fill, ex-interpret-difference,
+ex-invariance-noise, ex-pytorch-copy-back.
 """
 from __future__ import annotations
 
@@ -154,3 +165,8 @@ def list_exercises(chapter: str | None = None) -> list[str]:
 # computation with one typical slip, so that a hint can name the slip.
 from . import _foundations, _shapes_pooling, _learning, _architectures  # noqa: E402, F401
 from . import _performance  # noqa: E402, F401
+from . import _loss_batch_norm  # noqa: E402, F401
+from . import _interpret  # noqa: E402, F401
+from . import _transposed  # noqa: E402, F401
+from . import _invariance  # noqa: E402, F401
+from . import _pytorch  # noqa: E402, F401
