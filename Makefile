@@ -9,7 +9,7 @@ PYTEST := $(PY) -m pytest
 unexport MPLBACKEND
 
 .PHONY: book test unit nbval build browser standalone notebooks check-notebooks bench vendor venv clean help \
-        student tag-solutions lint
+        student tag-solutions lint labs
 
 help:
 	@echo "make book       build the HTML book into _build/html (creates .venv)"
@@ -17,6 +17,7 @@ help:
 	@echo "make lint       ruff and the notebook hygiene check"
 	@echo "make notebooks  re-execute every notebook in place, deterministically"
 	@echo "make student    the student edition (no solutions): _student/ and _build/student/html"
+	@echo "make labs       the labs as an nbgrader course in _labs/, with their release versions"
 	@echo "make bench      time cnnlab against PyTorch; writes benchmarks/results/latest.json"
 
 # --- environments ----------------------------------------------------------
@@ -29,6 +30,10 @@ $(VENV)/.book-installed: pyproject.toml | $(VENV)/bin/python
 
 $(VENV)/.dev-installed: pyproject.toml | $(VENV)/bin/python
 	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@ $(VENV)/.book-installed $(VENV)/.grading-installed
+
+$(VENV)/.grading-installed: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e ".[book,grading]"
 	touch $@ $(VENV)/.book-installed
 
 venv: $(VENV)/.dev-installed
@@ -62,6 +67,12 @@ student: $(VENV)/.book-installed vendor
 tag-solutions: $(VENV)/.book-installed
 	$(PY) tools/tag_solutions.py
 
+# --- the labs --------------------------------------------------------------
+# An nbgrader course in _labs/ (git-ignored): the labs of book/labs/ as sources and, from the real
+# `nbgrader generate_assignment`, their release versions (no solution code, no hidden tests).
+labs: $(VENV)/.grading-installed
+	$(PY) tools/make_labs.py
+
 # --- tests -----------------------------------------------------------------
 # ruff over the package, tests, tools, benchmarks and the notebooks' code cells (pyproject.toml
 # [tool.ruff]); then the notebooks' hygiene: stored outputs, no timing metadata, no stored errors
@@ -91,6 +102,7 @@ standalone:
 
 test: $(VENV)/.dev-installed vendor
 	$(MAKE) --no-print-directory student
+	$(MAKE) --no-print-directory labs
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory nbval
 	$(MAKE) --no-print-directory standalone

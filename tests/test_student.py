@@ -25,6 +25,11 @@ import tag_solutions  # noqa: E402
 
 NOTEBOOKS = execute_notebooks.toc_notebooks()
 IDS = [p.stem for p in NOTEBOOKS]
+# The labs are nbgrader source notebooks, whose solutions are regions inside cells: their own tests
+# are at the end; the tests of removed solution cells run on the other notebooks.
+LABS = [p for p in NOTEBOOKS if make_student.is_lab(nbformat.read(p, as_version=4))]
+CHAPTERS = [p for p in NOTEBOOKS if p not in LABS]
+CHAPTER_IDS, LAB_IDS = [p.stem for p in CHAPTERS], [p.stem for p in LABS]
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PLACEHOLDER = make_student.PLACEHOLDER_TAG
 MIN_CHARS = 12  # shorter lines ("```", "plt.show();", "$$") say nothing about an answer
@@ -148,7 +153,7 @@ def test_no_solution_text_in_the_student_notebook(path, student_tree):
                        (tag_solutions.SOLUTION, tag_solutions.START, tag_solutions.END)), cell.id
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+@pytest.mark.parametrize("path", CHAPTERS, ids=CHAPTER_IDS)
 def test_student_notebook_keeps_every_other_cell_and_marks_each_code_exercise(path, student_tree):
     nb, student = read(path), student_nb(student_tree, path)
     solutions = tag_solutions.find_solutions(nb)
@@ -171,7 +176,7 @@ def test_student_notebook_keeps_every_other_cell_and_marks_each_code_exercise(pa
 
 
 # --- (b) each student notebook runs up to its first exercise -------------------------------------
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+@pytest.mark.parametrize("path", CHAPTERS, ids=CHAPTER_IDS)
 def test_student_notebook_runs_up_to_its_first_exercise(path, student_tree):
     from jupyter_client.manager import KernelManager
     from nbclient import NotebookClient
@@ -221,7 +226,7 @@ def built_from(built: Path, path: Path) -> Path:
     return built
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+@pytest.mark.parametrize("path", CHAPTERS, ids=CHAPTER_IDS)
 def test_no_solution_text_in_the_student_html(path, student_html):
     page = built_from(student_html / path.relative_to(ROOT).with_suffix(".html"), path)
     page = page.read_text(encoding="utf-8")
@@ -395,3 +400,109 @@ def test_student_notebook_of_a_small_notebook():
     assert "answer_b" not in notebook_text(student) and "y = 2" not in notebook_text(student)
     assert len(nb.cells) == 9  # the instructor notebook is left alone
     assert make_student.exercise_titles(nb) == {"ex-a": "Compute $y$ by hand.", "ex-b": "Code it"}
+
+
+# --- the labs: nbgrader source notebooks ---------------------------------------------------------
+def test_the_labs_are_recognised():
+    assert len(LABS) >= 6 and all(p.parent.name == "labs" for p in LABS)
+    assert not any(p.parent.name == "labs" for p in CHAPTERS)
+
+
+def lab_lines(nb) -> tuple[set[str], set[str]]:
+    """``(solution lines, hidden-test lines)`` of a lab: substantial, and nowhere else in it."""
+    inside = {region: substantial(make_student.region_lines(nb, region))
+              for region in (make_student.SOLUTION_REGION, make_student.HIDDEN_REGION)}
+    outside = make_student.lab_student_notebook(nb)
+    rest = "\n".join(c.source for c in outside.cells)
+    return tuple({line for line in lines if line not in rest} for lines in inside.values())
+
+
+@pytest.mark.parametrize("path", LABS, ids=LAB_IDS)
+def test_no_solution_and_no_hidden_test_in_the_student_lab(path, student_tree):
+    nb, student = read(path), student_nb(student_tree, path)
+    solutions, hidden = lab_lines(nb)
+    assert len(solutions) >= 10 and len(hidden) >= 10, "the check finds nothing to look for"
+    text = notebook_text(student)
+    leaks = sorted(line for line in solutions | hidden if line in text)
+    assert not leaks, f"solution or hidden-test lines in the student {path.name}:\n" + \
+        "\n".join(leaks[:20])
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS"):
+        assert marker not in text
+    assert all(not c.outputs for c in student.cells if c.cell_type == "code")
+
+
+@pytest.mark.parametrize("path", LABS, ids=LAB_IDS)
+def test_student_lab_keeps_every_cell_with_each_solution_a_stub(path, student_tree):
+    nb, student = read(path), student_nb(student_tree, path)
+    assert [c.id for c in student.cells] == [c.id for c in nb.cells]
+    for mine, theirs in zip(nb.cells, student.cells, strict=True):
+        meta = mine.metadata.get("nbgrader", {})
+        if meta.get("solution"):
+            assert theirs.source.count("raise NotImplementedError()") == \
+                mine.source.count("### BEGIN SOLUTION") >= 1
+            assert "hide-input" not in theirs.metadata.get("tags", [])  # shown, to complete
+        elif meta.get("grade"):
+            assert mine.source.startswith(theirs.source.rstrip("\n"))
+            assert theirs.metadata == mine.metadata
+        else:
+            assert theirs.source == mine.source and theirs.metadata == mine.metadata
+
+
+@pytest.mark.parametrize("path", LABS, ids=LAB_IDS)
+def test_student_lab_runs_to_the_end_and_its_self_checks_say_what_to_do(path, student_tree):
+    from jupyter_client.manager import KernelManager
+    from nbclient import NotebookClient
+
+    student = student_nb(student_tree, path)
+    km = KernelManager(kernel_name="python3",
+                       kernel_spec_manager=execute_notebooks.CurrentEnvKernelSpecManager())
+    client = NotebookClient(
+        student, km=km, timeout=300, kernel_name="python3", record_timing=False,
+        allow_errors=True, resources={"metadata": {"path": str(student_tree / "book")}})
+    try:
+        client.execute(env=execute_notebooks.kernel_env())
+    finally:
+        if km.has_kernel:
+            km.shutdown_kernel(now=True)
+    checks = [c for c in student.cells if c.cell_type == "code" and "self_check(" in c.source]
+    assert checks
+    for cell in checks:
+        out = "".join(o.get("text", "") for o in cell.outputs)
+        assert out.count("is not written yet") == cell.source.count("self_check("), out
+    errors = [(c.id, o.ename) for c in student.cells for o in c.get("outputs", [])
+              if o.output_type == "error"]
+    assert errors and {e for _, e in errors} <= {"NotImplementedError", "NameError"}, errors
+    first_stub = next(i for i, c in enumerate(student.cells)
+                      if c.metadata.get("nbgrader", {}).get("solution"))
+    assert not any(o.output_type == "error" for c in student.cells[:first_stub]
+                   for o in c.get("outputs", [])), "a cell before the first part failed"
+
+
+@pytest.mark.parametrize("path", LABS, ids=LAB_IDS)
+def test_no_lab_solution_in_the_student_html(path, student_html):
+    page = built_from(student_html / path.relative_to(ROOT).with_suffix(".html"), path)
+    found = html_words(page.read_text(encoding="utf-8"))
+    solutions, hidden = lab_lines(read(path))
+    student = make_student.lab_student_notebook(read(path))
+    rest_words = words("\n".join(c.source for c in student.cells))
+    leaks = sorted(w for w in worded(solutions | hidden) if w not in rest_words and w in found)
+    assert not leaks, f"solution text in the student page of {path.name}:\n" + \
+        "\n".join(leaks[:20])
+    shown = [c.source for c in student.cells if "remove-cell" not in c.metadata.get("tags", [])]
+    own = worded(substantial("\n".join(shown).splitlines()))
+    share = sum(w in found for w in own) / len(own)
+    assert share >= FOUND_IN_HTML, f"only {share:.0%} of the page's own lines found: check broken"
+    offered = built_from(student_html / "_sources" / path.relative_to(ROOT), path)
+    text = notebook_text(read(offered))
+    assert not sorted(line for line in solutions | hidden if line in text)
+
+
+def test_replace_regions_follows_nbgrader():
+    source = "def f(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION"
+    assert make_student.replace_regions(source, make_student.SOLUTION_REGION,
+                                        make_student.CODE_STUB) == (
+        "def f(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()")
+    tests = "assert f(1) == 2\n### BEGIN HIDDEN TESTS\nassert f(3) == 6\n### END HIDDEN TESTS"
+    assert make_student.replace_regions(tests, make_student.HIDDEN_REGION) == "assert f(1) == 2"
+    with pytest.raises(tag_solutions.MarkupError):
+        make_student.replace_regions("### BEGIN SOLUTION\nx = 1", make_student.SOLUTION_REGION)

@@ -22,6 +22,14 @@ It then builds the HTML into ``_build/student/html`` with the flags ``make build
 Removing tagged cells is what nbconvert's ``TagRemovePreprocessor(remove_cell_tags={"solution"})``
 does; nbconvert is not installed with the book's dependencies, and a one-line filter does not
 justify adding it.
+
+The labs (``book/labs/``) are nbgrader source notebooks: their solutions are regions inside code
+cells, not cells of their own.  Their student version is what ``nbgrader generate_assignment``
+releases (:func:`lab_student_notebook` strips them the same way, without needing nbgrader, and
+``tests/test_labs.py`` checks that the two agree): each solution region replaced by nbgrader's
+stub ``# YOUR CODE HERE`` / ``raise NotImplementedError()``, hidden tests removed, every output
+cleared (outputs of a lab show what the reference solution computes).  The stub cells lose their
+``hide-input`` tag, so the page shows what to complete.
 """
 from __future__ import annotations
 
@@ -109,8 +117,91 @@ def placeholder_cell(label: str, title: str | None) -> nbformat.NotebookNode:
     return cell
 
 
+# --- labs: nbgrader source notebooks ---------------------------------------------------------
+CODE_STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")  # nbgrader's, for Python
+SOLUTION_REGION = ("BEGIN SOLUTION", "END SOLUTION")
+HIDDEN_REGION = ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+BOOK_ONLY_TAGS = ("hide-input",)  # the reference solution folded away in the book
+
+
+def is_lab(nb: nbformat.NotebookNode) -> bool:
+    """Whether ``nb`` is an nbgrader source notebook (a lab): a cell has nbgrader metadata."""
+    return any("nbgrader" in cell.metadata for cell in nb.cells)
+
+
+def replace_regions(source: str, region: tuple[str, str], stub: tuple[str, ...] = ()) -> str:
+    """``source`` with each region between the lines holding ``region``'s two delimiters
+    (inclusive) replaced by the ``stub`` lines, indented like the opening delimiter.
+
+    The rule of nbgrader's ``ClearSolutions`` and ``ClearHiddenTests``.
+    """
+    begin, end = region
+    lines, inside = [], False
+    for line in source.split("\n"):
+        if begin in line:
+            if inside:
+                raise tag_solutions.MarkupError(f"nested {begin!r} in:\n{source}")
+            inside = True
+            indent = re.match(r"\s*", line).group(0)
+            lines.extend(indent + s for s in stub)
+        elif end in line:
+            inside = False
+        elif not inside:
+            lines.append(line)
+    if inside:
+        raise tag_solutions.MarkupError(f"{begin!r} without {end!r} in:\n{source}")
+    return "\n".join(lines)
+
+
+def region_lines(nb: nbformat.NotebookNode, region: tuple[str, str]) -> list[str]:
+    """The lines inside the regions of ``nb``'s code cells (delimiters excluded), in order."""
+    begin, end = region
+    found = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        inside = False
+        for line in cell.source.split("\n"):
+            if begin in line:
+                inside = True
+            elif end in line:
+                inside = False
+            elif inside:
+                found.append(line)
+    return found
+
+
+def lab_student_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The student version of a lab: as ``nbgrader generate_assignment`` releases it.
+
+    Solution regions become the stub, hidden tests are removed, outputs cleared; the solution
+    cells are no longer folded (their ``hide-input`` tag and prompts are dropped).
+    """
+    out = copy.deepcopy(nb)
+    for cell in out.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+            cell.source = replace_regions(cell.source, SOLUTION_REGION, CODE_STUB)
+        if meta.get("grade"):
+            cell.source = replace_regions(cell.source, HIDDEN_REGION)
+        if meta.get("solution"):
+            tags = [t for t in cell.metadata.get("tags", []) if t not in BOOK_ONLY_TAGS]
+            if tags:
+                cell.metadata["tags"] = tags
+            else:
+                cell.metadata.pop("tags", None)
+            cell.metadata.pop("mystnb", None)
+    return out
+
+
 def student_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """A copy of ``nb`` without its solution cells, with a placeholder per code solution."""
+    """A copy of ``nb`` without its solution cells, with a placeholder per code solution.
+
+    A lab (an nbgrader source notebook) becomes its release version: :func:`lab_student_notebook`.
+    """
+    if is_lab(nb):
+        return lab_student_notebook(nb)
     problems = tag_solutions.tag_problems(nb)
     if problems:
         raise UntaggedSolutions("solution tags differ from the markers (run "
