@@ -25,6 +25,7 @@ def label(kind: str, case: dict, dtype: str | None = None) -> str:
 def machine_info(spec: dict) -> dict:
     """CPU, core count, library versions and BLAS builds (from a worker process)."""
     import re
+
     import numpy as np
     cpu = platform.processor() or platform.machine()
     try:

@@ -72,8 +72,7 @@ def textbook_backward(dout, cache):
 
 def conv_numpy_setup(case: dict, dtype: str, which: str) -> dict:
     """Timed callables of one conv case: ``which`` in {cnnlab, textbook, gemm, naive}."""
-    from cnnlab.conv import (conv2d_backward, conv2d_backward_naive, conv2d_forward,
-                             conv2d_naive)
+    from cnnlab.conv import conv2d_backward, conv2d_backward_naive, conv2d_forward, conv2d_naive
     x, weight, bias, dout = conv_data(case, dtype)
     s, p = case["stride"], case["pad"]
     if which == "cnnlab":
@@ -149,8 +148,7 @@ def lenet_data(batch: int):
 
 def lenet_numpy(batch: int):
     """``(step, model)``: one SGD-momentum training step of a cnnlab LeNet-5."""
-    from cnnlab import (SGD, Conv2d, CrossEntropyLoss, Flatten, Linear, MaxPool2d, ReLU,
-                        Sequential)
+    from cnnlab import SGD, Conv2d, CrossEntropyLoss, Flatten, Linear, MaxPool2d, ReLU, Sequential
     x, labels, params = lenet_data(batch)
     layers = []
     for c_in, c_out, k, pad in LENET_CONV:
@@ -240,6 +238,7 @@ def verify(spec: dict) -> dict:
     one exceeds the tolerance or a result is not in the input's dtype.
     """
     import torch
+
     from cnnlab.conv import conv2d_backward, conv2d_forward
     from cnnlab.pool import max_pool2d_backward, max_pool2d_forward
     torch.set_num_threads(spec["threads"])

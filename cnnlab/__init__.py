@@ -58,20 +58,43 @@ are not, so that ``cnnlab.gradcheck`` and ``cnnlab.linear`` stay modules.
 from importlib import metadata as _metadata
 
 from .activations import relu, sigmoid, tanh
+from .analysis import (
+    conv2d_parameters,
+    count_parameters,
+    linear_parameters,
+    receptive_field,
+    summary,
+)
 from .conv import conv1d, conv2d, conv2d_naive, convolve2d
 from .conv_transpose import conv_transpose2d
-from .layers import (AvgPool2d, Conv1d, Conv2d, ConvTranspose2d, Dropout, Flatten,
-                     GlobalAvgPool2d, Linear, MaxPool2d, ReLU, Sigmoid, Tanh)
+from .fold import fold_batch_norm
+from .layers import (
+    AvgPool2d,
+    Conv1d,
+    Conv2d,
+    ConvTranspose2d,
+    Dropout,
+    Flatten,
+    GlobalAvgPool2d,
+    Linear,
+    MaxPool2d,
+    ReLU,
+    Sigmoid,
+    Tanh,
+)
 from .losses import CrossEntropyLoss, MSELoss, cross_entropy, log_softmax, mse, softmax
 from .module import Concat, Identity, Module, Parameter, Residual, Sequential
 from .norm import BatchNorm1d, BatchNorm2d
-from .fold import fold_batch_norm
 from .optim import SGD, Adam
 from .pool import avg_pool2d, max_pool2d
-from .shapes import (conv2d_output_shape, conv_output_size, conv_transpose2d_output_shape,
-                     conv_transpose_output_size, pool2d_output_shape, pool_output_size)
-from .analysis import (conv2d_parameters, count_parameters, linear_parameters, receptive_field,
-                      summary)
+from .shapes import (
+    conv2d_output_shape,
+    conv_output_size,
+    conv_transpose2d_output_shape,
+    conv_transpose_output_size,
+    pool2d_output_shape,
+    pool_output_size,
+)
 
 try:  # the one version is pyproject.toml's, read from the installed package's metadata
     __version__ = _metadata.version("cnnlab")

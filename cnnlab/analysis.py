@@ -15,8 +15,18 @@ from typing import NamedTuple
 import numpy as np
 
 from ._validate import as_pair, check_int, format_bytes
-from .layers import (AvgPool2d, Conv1d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU, Sigmoid,
-                     Tanh)
+from .layers import (
+    AvgPool2d,
+    Conv1d,
+    Conv2d,
+    Dropout,
+    Flatten,
+    Linear,
+    MaxPool2d,
+    ReLU,
+    Sigmoid,
+    Tanh,
+)
 from .module import Module, Sequential
 from .norm import BatchNorm1d, BatchNorm2d
 from .shapes import resolve_padding

@@ -27,10 +27,26 @@ import numbers
 import numpy as np
 
 from . import conv, pool, shapes
-from ._validate import (as_pair, check_choice, check_dtype, check_input, check_input_shape,
-                        check_int, check_rng, check_same_dtype)
-from .init import (INITIALIZERS, constant, he_normal, he_uniform, is_meta, meta_array,
-                   xavier_normal, xavier_uniform)
+from ._validate import (
+    as_pair,
+    check_choice,
+    check_dtype,
+    check_input,
+    check_input_shape,
+    check_int,
+    check_rng,
+    check_same_dtype,
+)
+from .init import (
+    INITIALIZERS,
+    constant,
+    he_normal,
+    he_uniform,
+    is_meta,
+    meta_array,
+    xavier_normal,
+    xavier_uniform,
+)
 from .module import Module, Parameter
 
 __all__ = ["LENET5_C3_TABLE", "A", "S", "PartialConv2d", "Subsampling", "ScaledTanh",

@@ -21,8 +21,15 @@ from . import _im2col as columns
 from ._im2col import col2im as _col2im
 from ._im2col import grid_to_nchw, make_plan, nchw_to_grid, workspace, workspace_for
 from ._im2col import im2col as _im2col
-from ._validate import (as_pair, check_array, check_cache, check_choice, check_int,
-                        check_same_dtype, check_same_shape)
+from ._validate import (
+    as_pair,
+    check_array,
+    check_cache,
+    check_choice,
+    check_int,
+    check_same_dtype,
+    check_same_shape,
+)
 from .shapes import Padding, conv2d_output_shape, resolve_padding
 
 

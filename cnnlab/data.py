@@ -28,8 +28,14 @@ import numpy as np
 from ._download import ChecksumError, DataNotAvailableError, RemoteFile, data_home, fetch
 from ._formats import read_cifar_batches, read_idx, to_labels, to_unit_float
 from ._validate import check_dtype, check_float, check_rng
-from .augment import (Compose, GaussianNoise, RandomCrop, RandomHorizontalFlip, RandomShift,
-                      translate)
+from .augment import (
+    Compose,
+    GaussianNoise,
+    RandomCrop,
+    RandomHorizontalFlip,
+    RandomShift,
+    translate,
+)
 
 __all__ = ["CIFAR10_CLASSES", "ChecksumError", "DATASETS", "DataNotAvailableError",
            "FASHION_MNIST_CLASSES", "RemoteFile", "data_home", "load_cifar10",

@@ -7,8 +7,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import (check_array, check_cache, check_choice, check_finite, check_float,
-                        check_int, check_same_dtype)
+from ._validate import (
+    check_array,
+    check_cache,
+    check_choice,
+    check_finite,
+    check_float,
+    check_int,
+    check_same_dtype,
+)
 
 REDUCTIONS = ("mean", "sum")
 

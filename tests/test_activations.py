@@ -7,8 +7,17 @@ import warnings
 import numpy as np
 import pytest
 
-from cnnlab.activations import (relu, relu_backward, relu_forward, sigmoid, sigmoid_backward,
-                                sigmoid_forward, tanh, tanh_backward, tanh_forward)
+from cnnlab.activations import (
+    relu,
+    relu_backward,
+    relu_forward,
+    sigmoid,
+    sigmoid_backward,
+    sigmoid_forward,
+    tanh,
+    tanh_backward,
+    tanh_forward,
+)
 from cnnlab.gradcheck import gradcheck
 
 KINDS = {

@@ -6,11 +6,17 @@ import tracemalloc
 import numpy as np
 import pytest
 
+from cnnlab.analysis import (
+    RFRow,
+    conv2d_parameters,
+    count_parameters,
+    linear_parameters,
+    receptive_field,
+    summary,
+)
 from cnnlab.layers import AvgPool2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU, Tanh
 from cnnlab.module import Sequential
 from cnnlab.norm import BatchNorm2d
-from cnnlab.analysis import (RFRow, conv2d_parameters, count_parameters, linear_parameters,
-                            receptive_field, summary)
 
 
 def seed_model():

@@ -9,17 +9,22 @@ import numpy as np
 import pytest
 
 from cnnlab import _validate
+from cnnlab.analysis import conv2d_parameters, receptive_field, summary
 from cnnlab.conv import conv2d_forward
 from cnnlab.conv_transpose import ConvTranspose2d
 from cnnlab.fold import fold_batch_norm, fold_batch_norm_weights
 from cnnlab.init import constant, fans, he_normal, meta, xavier_uniform
-from cnnlab.interpret import (class_activation_map, occlusion_sensitivity,
-                              occlusion_sensitivity_naive, saliency, upsample_bilinear)
+from cnnlab.interpret import (
+    class_activation_map,
+    occlusion_sensitivity,
+    occlusion_sensitivity_naive,
+    saliency,
+    upsample_bilinear,
+)
 from cnnlab.layers import Conv1d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU
 from cnnlab.module import Concat, Identity, Module, Parameter, Residual, Sequential
 from cnnlab.norm import BatchNorm1d, BatchNorm2d, batch_norm_forward
 from cnnlab.optim import SGD, Adam
-from cnnlab.analysis import conv2d_parameters, receptive_field, summary
 
 X = np.zeros((2, 3, 8, 8), np.float32)
 

@@ -13,8 +13,14 @@ import numpy as np
 import pytest
 
 from cnnlab.analysis import summary
-from cnnlab.blocks import (BasicBlock, Bottleneck, Inception, depthwise_separable, plain_block,
-                           resnet_stage)
+from cnnlab.blocks import (
+    BasicBlock,
+    Bottleneck,
+    Inception,
+    depthwise_separable,
+    plain_block,
+    resnet_stage,
+)
 from cnnlab.gradcheck import module_gradcheck
 from cnnlab.layers import Conv2d, ReLU
 from cnnlab.module import Residual, Sequential

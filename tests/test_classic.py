@@ -13,8 +13,15 @@ import numpy as np
 import pytest
 
 from cnnlab import conv
-from cnnlab.classic import (LENET5_C3_TABLE, A, EuclideanRBF, PartialConv2d, S, ScaledTanh,
-                            Subsampling)
+from cnnlab.classic import (
+    LENET5_C3_TABLE,
+    A,
+    EuclideanRBF,
+    PartialConv2d,
+    S,
+    ScaledTanh,
+    Subsampling,
+)
 from cnnlab.gradcheck import module_gradcheck
 from cnnlab.layers import Conv2d, Flatten, Linear
 from cnnlab.module import Sequential

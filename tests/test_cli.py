@@ -28,7 +28,6 @@ from cnnlab.analysis import summary
 from cnnlab.data import RemoteFile
 from cnnlab.models import MODELS
 from cnnlab.train import load_parameters
-
 from conftest import IN_CI, require
 from test_data import FileServer
 

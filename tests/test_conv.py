@@ -11,8 +11,14 @@ from hypothesis import strategies as st
 import cnnlab.conv
 from cnnlab import _im2col
 from cnnlab._validate import as_pair
-from cnnlab.conv import (conv2d, conv2d_backward, conv2d_backward_naive, conv2d_forward,
-                         conv2d_naive, convolve2d)
+from cnnlab.conv import (
+    conv2d,
+    conv2d_backward,
+    conv2d_backward_naive,
+    conv2d_forward,
+    conv2d_naive,
+    convolve2d,
+)
 from cnnlab.gradcheck import gradcheck
 from cnnlab.shapes import conv2d_output_shape
 

@@ -4,12 +4,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cnnlab.conv import (conv1d, conv1d_backward, conv1d_backward_naive, conv1d_forward,
-                         conv1d_naive, conv2d, conv2d_backward, conv2d_backward_naive,
-                         conv2d_forward, conv2d_naive)
+from cnnlab.conv import (
+    conv1d,
+    conv1d_backward,
+    conv1d_backward_naive,
+    conv1d_forward,
+    conv1d_naive,
+    conv2d,
+    conv2d_backward,
+    conv2d_backward_naive,
+    conv2d_forward,
+    conv2d_naive,
+)
 from cnnlab.gradcheck import gradcheck
 from cnnlab.shapes import conv2d_output_shape, conv_output_size
-
 from test_conv import ORDERS, TOL, TORCH_TOL, applies, force_order, make
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")

@@ -20,16 +20,23 @@ from hypothesis import strategies as st
 from cnnlab import _im2col
 from cnnlab.analysis import summary
 from cnnlab.conv import conv2d, conv2d_backward, conv2d_forward
-from cnnlab.conv_transpose import (ConvTranspose2d, conv_transpose2d,
-                                   conv_transpose2d_backward, conv_transpose2d_backward_naive,
-                                   conv_transpose2d_forward, conv_transpose2d_naive)
+from cnnlab.conv_transpose import (
+    ConvTranspose2d,
+    conv_transpose2d,
+    conv_transpose2d_backward,
+    conv_transpose2d_backward_naive,
+    conv_transpose2d_forward,
+    conv_transpose2d_naive,
+)
 from cnnlab.gradcheck import gradcheck, module_gradcheck
 from cnnlab.init import meta
 from cnnlab.layers import Conv2d, ReLU
 from cnnlab.module import Sequential
-from cnnlab.shapes import (conv_output_size, conv_transpose2d_output_shape,
-                           conv_transpose_output_size)
-
+from cnnlab.shapes import (
+    conv_output_size,
+    conv_transpose2d_output_shape,
+    conv_transpose_output_size,
+)
 from test_conv import ORDERS, TOL, TORCH_TOL, applies
 
 # (x shape, weight shape (C_in, C_out // groups, kH, kW), stride, padding, output_padding,

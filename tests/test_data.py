@@ -28,7 +28,6 @@ import pytest
 from cnnlab import _download, data
 from cnnlab.data import ChecksumError, DataNotAvailableError, RemoteFile
 
-
 # --- mnist_sample ------------------------------------------------------------
 
 def test_mnist_sample_shapes_range_and_balance():

@@ -18,8 +18,17 @@ from cnnlab import activations, conv, linear, pool
 from cnnlab.gradcheck import gradcheck
 from cnnlab.gradcheck import module_gradcheck as gradcheck_module
 from cnnlab.init import fans, he_normal, he_uniform, xavier_normal, xavier_uniform
-from cnnlab.layers import (AvgPool2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU,
-                           Sigmoid, Tanh)
+from cnnlab.layers import (
+    AvgPool2d,
+    Conv2d,
+    Dropout,
+    Flatten,
+    Linear,
+    MaxPool2d,
+    ReLU,
+    Sigmoid,
+    Tanh,
+)
 from cnnlab.module import Module, Parameter, Sequential
 
 F64 = np.float64

@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 from cnnlab.gradcheck import gradcheck
-from cnnlab.linear import (flatten_backward, flatten_forward, linear, linear_backward,
-                           linear_forward)
+from cnnlab.linear import flatten_backward, flatten_forward, linear, linear_backward, linear_forward
 
 TOL = {np.float32: {"rtol": 1e-5, "atol": 1e-5}, np.float64: {"rtol": 1e-12, "atol": 1e-12}}
 TORCH_TOL = {"rtol": 1e-6, "atol": 1e-12}

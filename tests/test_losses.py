@@ -10,9 +10,18 @@ import numpy as np
 import pytest
 
 from cnnlab.gradcheck import gradcheck
-from cnnlab.losses import (CrossEntropyLoss, MSELoss, cross_entropy, cross_entropy_backward,
-                           cross_entropy_forward, log_softmax, mse, mse_backward, mse_forward,
-                           softmax)
+from cnnlab.losses import (
+    CrossEntropyLoss,
+    MSELoss,
+    cross_entropy,
+    cross_entropy_backward,
+    cross_entropy_forward,
+    log_softmax,
+    mse,
+    mse_backward,
+    mse_forward,
+    softmax,
+)
 
 TORCH_TOL = {"rtol": 1e-6, "atol": 1e-12}
 

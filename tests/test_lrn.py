@@ -11,9 +11,13 @@ import numpy as np
 import pytest
 
 from cnnlab.gradcheck import gradcheck, module_gradcheck
-from cnnlab.norm import (LocalResponseNorm, local_response_norm_backward,
-                         local_response_norm_backward_naive, local_response_norm_forward,
-                         local_response_norm_naive)
+from cnnlab.norm import (
+    LocalResponseNorm,
+    local_response_norm_backward,
+    local_response_norm_backward_naive,
+    local_response_norm_forward,
+    local_response_norm_naive,
+)
 
 GRAD_TOL = 1e-7
 

@@ -89,8 +89,9 @@ def test_every_notebook_starts_with_the_colab_install_cell():
 
 
 def test_colab_cell_does_nothing_outside_colab():
-    import colab_cell
     from IPython.core.inputtransformer2 import TransformerManager
+
+    import colab_cell
     code = TransformerManager().transform_cell(colab_cell.cell_source())
     calls = []
     namespace = {"get_ipython": lambda: type("Shell", (), {

@@ -9,9 +9,19 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from cnnlab.gradcheck import gradcheck
-from cnnlab.pool import (_tiling,avg_pool2d, avg_pool2d_backward, avg_pool2d_backward_naive,
-                         avg_pool2d_forward, avg_pool2d_naive, max_pool2d, max_pool2d_backward,
-                         max_pool2d_backward_naive, max_pool2d_forward, max_pool2d_naive)
+from cnnlab.pool import (
+    _tiling,
+    avg_pool2d,
+    avg_pool2d_backward,
+    avg_pool2d_backward_naive,
+    avg_pool2d_forward,
+    avg_pool2d_naive,
+    max_pool2d,
+    max_pool2d_backward,
+    max_pool2d_backward_naive,
+    max_pool2d_forward,
+    max_pool2d_naive,
+)
 from cnnlab.shapes import pool2d_output_shape
 
 # Max pooling selects entries; averages (and overlapping gradients) are summed in

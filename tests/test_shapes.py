@@ -8,8 +8,13 @@ from hypothesis import strategies as st
 
 from cnnlab.conv import conv2d_forward
 from cnnlab.pool import avg_pool2d_forward, max_pool2d_forward
-from cnnlab.shapes import (conv2d_output_shape, conv_output_size, pool2d_output_shape,
-                           pool_output_size, resolve_padding)
+from cnnlab.shapes import (
+    conv2d_output_shape,
+    conv_output_size,
+    pool2d_output_shape,
+    pool_output_size,
+    resolve_padding,
+)
 
 
 @pytest.mark.parametrize("args, kwargs, expected", [

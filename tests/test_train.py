@@ -11,9 +11,19 @@ from cnnlab.losses import CrossEntropyLoss, MSELoss, cross_entropy
 from cnnlab.module import Module, Parameter, Sequential
 from cnnlab.norm import BatchNorm1d, BatchNorm2d
 from cnnlab.optim import SGD, Adam
-from cnnlab.train import (Callback, DivergenceError, EarlyStopping, History, LossExplosionWarning,
-                          confusion_matrix, evaluate, fit, load_parameters, predict,
-                          save_parameters)
+from cnnlab.train import (
+    Callback,
+    DivergenceError,
+    EarlyStopping,
+    History,
+    LossExplosionWarning,
+    confusion_matrix,
+    evaluate,
+    fit,
+    load_parameters,
+    predict,
+    save_parameters,
+)
 
 F64 = np.float64
 

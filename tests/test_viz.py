@@ -7,9 +7,14 @@ import numpy as np
 import pytest
 
 from cnnlab.conv import conv2d_naive
+from cnnlab.explorers import (
+    COMPACT_CSS,
+    conv_setting_label,
+    conv_settings_explorer,
+    sliding_window_explorer,
+    sliding_window_frames,
+)
 from cnnlab.shapes import conv_output_size
-from cnnlab.explorers import (COMPACT_CSS, conv_setting_label, conv_settings_explorer,
-                              sliding_window_explorer, sliding_window_frames)
 from cnnlab.viz import plot_grids, source_code
 
 X = np.array([[1, 0, 2, 1, 0], [0, 1, 0, 1, 1], [1, 0, 1, 0, 0], [0, 0, 1, 1, 0],
@@ -381,8 +386,15 @@ def test_plot_confusion_matrix_shows_every_count(plt):
 def test_book_style_fills_the_column_with_readable_text(plt):
     import matplotlib as mpl
 
-    from cnnlab.viz import (BOOK_STYLE, COLUMN_PX, COLUMN_WIDTH, DPI, MIN_FONT_PT,
-                            figure_problems, use_book_style)
+    from cnnlab.viz import (
+        BOOK_STYLE,
+        COLUMN_PX,
+        COLUMN_WIDTH,
+        DPI,
+        MIN_FONT_PT,
+        figure_problems,
+        use_book_style,
+    )
 
     with mpl.rc_context():
         use_book_style()          # outside IPython: rcParams only
@@ -418,8 +430,15 @@ def test_the_package_figures_follow_the_book_style(plt, call):
     import matplotlib as mpl
 
     from cnnlab.train import History
-    from cnnlab.viz import (figure_problems, plot_confusion_matrix, plot_feature_maps,
-                            plot_filters, plot_grids, plot_history, use_book_style)
+    from cnnlab.viz import (
+        figure_problems,
+        plot_confusion_matrix,
+        plot_feature_maps,
+        plot_filters,
+        plot_grids,
+        plot_history,
+        use_book_style,
+    )
 
     rng = np.random.default_rng(0)
     make = {

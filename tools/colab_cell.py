@@ -22,6 +22,7 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 from execute_notebooks import toc_notebooks  # noqa: E402
+
 CELL_ID = "colab-install"
 TAGS = ["remove-cell"]
 

@@ -20,6 +20,7 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 from execute_notebooks import toc_notebooks  # noqa: E402
+
 MARKER = "**Check your answer** with `cnnlab.exercises.check`"
 LABEL = re.compile(r"^:label:\s*(\S+)\s*$", flags=re.MULTILINE)
 

@@ -32,6 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 from execute_notebooks import toc_notebooks  # noqa: E402
+
 VENV = ROOT / ".venv-standalone"
 
 # Executed inside the standalone environment (its own nbclient, its own kernel).

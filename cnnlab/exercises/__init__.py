@@ -163,10 +163,15 @@ def list_exercises(chapter: str | None = None) -> list[str]:
 # Registered on import, in the book's order (list_exercises() shows them in this order).  Every
 # expected value is computed from the exercise's numbers with cnnlab; the "mistakes" are the same
 # computation with one typical slip, so that a hint can name the slip.
-from . import _foundations, _shapes_pooling, _learning, _architectures  # noqa: E402, F401
-from . import _performance  # noqa: E402, F401
-from . import _loss_batch_norm  # noqa: E402, F401
-from . import _interpret  # noqa: E402, F401
-from . import _transposed  # noqa: E402, F401
-from . import _invariance  # noqa: E402, F401
-from . import _pytorch  # noqa: E402, F401
+from . import (  # noqa: E402, F401
+    _architectures,
+    _foundations,
+    _interpret,  # noqa: E402, F401
+    _invariance,  # noqa: E402, F401
+    _learning,
+    _loss_batch_norm,  # noqa: E402, F401
+    _performance,  # noqa: E402, F401
+    _pytorch,  # noqa: E402, F401
+    _shapes_pooling,
+    _transposed,  # noqa: E402, F401
+)
