@@ -13,7 +13,7 @@ unexport MPLBACKEND
 
 help:
 	@echo "make book       build the HTML book into _build/html (creates .venv)"
-	@echo "make test       unit tests, nbval on every notebook, book build, browser test"
+	@echo "make test       lint, unit tests, nbval on every notebook, book build, browser test"
 	@echo "make lint       ruff and the notebook hygiene check"
 	@echo "make notebooks  re-execute every notebook in place, deterministically"
 	@echo "make student    the student edition (no solutions): _student/ and _build/student/html"
@@ -103,6 +103,7 @@ standalone:
 test: $(VENV)/.dev-installed vendor
 	$(MAKE) --no-print-directory student
 	$(MAKE) --no-print-directory labs
+	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory nbval
 	$(MAKE) --no-print-directory standalone

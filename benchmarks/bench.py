@@ -111,9 +111,10 @@ def spawn(spec: dict, threads: int) -> dict:
 
 def build_items(args) -> list[dict]:
     """The cases to measure, in the order they are reported."""
-    items = [{"kind": "conv", "case": dict(zip(CONV_KEYS, shape)), "dtype": dtype}
+    items = [{"kind": "conv", "case": dict(zip(CONV_KEYS, shape, strict=True)), "dtype": dtype}
              for shape in args.conv_shapes for dtype in args.dtypes]
-    items += [{"kind": "pool", "case": dict(zip("NCHW", shape), k=2), "dtype": "float32"}
+    items += [{"kind": "pool", "case": dict(zip("NCHW", shape, strict=True), k=2),
+               "dtype": "float32"}
               for shape in args.pool_shapes]
     if args.lenet_batch:
         items.append({"kind": "lenet", "case": {"N": args.lenet_batch}, "dtype": "float32"})
@@ -166,7 +167,7 @@ def run(args) -> dict:
                           f"{label(item['kind'], item['case'], item['dtype'])}")
                 record(i, call(spec))
     results = []
-    for item, measured in zip(items, samples):
+    for item, measured in zip(items, samples, strict=True):
         seconds = {}
         for measure, per_round in measured.items():
             who, phase = measure.split(".")

@@ -76,12 +76,17 @@ def _openblas_core() -> str | None:
 
 def table(data: dict) -> str:
     """The results as text: medians in ms and the ratios the targets are about."""
-    ms = lambda t: f"{t * 1e3:9.2f}" if t is not None else f"{'-':>9s}"  # noqa: E731
+    def ms(t):
+        return f"{t * 1e3:9.2f}" if t is not None else f"{'-':>9s}"
+
     lines = ["conv2d (ms, median of rounds)      cnnlab: fwd      bwd  fwd+bwd |  torch  x torch"
              " | textbook  x cnnlab | GEMM  %GEMM | naive"]
     for r in data["results"]:
         sec = r["seconds"]
-        get = lambda who, phase="fwd_bwd": sec.get(who, {}).get(phase)  # noqa: E731
+
+        def get(who, phase="fwd_bwd", sec=sec):
+            return sec.get(who, {}).get(phase)
+
         if r["kind"] == "conv":
             c, t, g, tb = get("cnnlab"), get("torch"), get("gemm"), get("textbook")
             lines.append(f"{r['label']:33s} {ms(get('cnnlab', 'forward'))}"

@@ -140,7 +140,7 @@ def lenet_data(batch: int):
     for c_in, c_out, k, _ in LENET_CONV:
         params += [(rng.standard_normal((c_out, c_in, k, k)) * np.sqrt(2 / (c_in * k * k))),
                    rng.standard_normal(c_out) * 0.1]
-    for fan_in, fan_out in zip(LENET_FC, LENET_FC[1:]):
+    for fan_in, fan_out in zip(LENET_FC, LENET_FC[1:], strict=False):
         params += [rng.standard_normal((fan_out, fan_in)) * np.sqrt(2 / fan_in),
                    rng.standard_normal(fan_out) * 0.1]
     return x, labels, [a.astype(np.float32) for a in params]
@@ -154,10 +154,10 @@ def lenet_numpy(batch: int):
     for c_in, c_out, k, pad in LENET_CONV:
         layers += [Conv2d(c_in, c_out, k, padding=pad, rng=0), ReLU(), MaxPool2d(2)]
     layers.append(Flatten())
-    for fan_in, fan_out in zip(LENET_FC, LENET_FC[1:]):
+    for fan_in, fan_out in zip(LENET_FC, LENET_FC[1:], strict=False):
         layers += [Linear(fan_in, fan_out, rng=0), ReLU()]
     model = Sequential(*layers[:-1])  # no ReLU after the last layer
-    for p, value in zip(model.parameters(), params):
+    for p, value in zip(model.parameters(), params, strict=True):
         p.data[...] = value
     loss_fn, opt = CrossEntropyLoss(), SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
 
@@ -208,11 +208,11 @@ def lenet_torch(batch: int):
     for c_in, c_out, k, pad in LENET_CONV:
         layers += [nn.Conv2d(c_in, c_out, k, padding=pad), nn.ReLU(), nn.MaxPool2d(2)]
     layers.append(nn.Flatten())
-    for fan_in, fan_out in zip(LENET_FC, LENET_FC[1:]):
+    for fan_in, fan_out in zip(LENET_FC, LENET_FC[1:], strict=False):
         layers += [nn.Linear(fan_in, fan_out), nn.ReLU()]
     model = nn.Sequential(*layers[:-1])
     with torch.no_grad():
-        for p, value in zip(model.parameters(), params):
+        for p, value in zip(model.parameters(), params, strict=True):
             p.copy_(torch.from_numpy(value))
     xt, yt = torch.from_numpy(x), torch.from_numpy(labels)
     loss_fn = nn.CrossEntropyLoss()
@@ -283,7 +283,8 @@ def verify(spec: dict) -> dict:
 
 def _max_err(arrays, refs, dtype: str) -> float:
     """Largest ``max|a - r| / max|r|`` over pairs; infinite if a dtype is wrong."""
-    return max(_rel_err(a, r) if a.dtype == dtype else float("inf") for a, r in zip(arrays, refs))
+    return max(_rel_err(a, r) if a.dtype == dtype else float("inf")
+               for a, r in zip(arrays, refs, strict=True))
 
 
 def _rel_err(a, b) -> float:

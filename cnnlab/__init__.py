@@ -111,5 +111,6 @@ __all__ = [
     "conv2d_parameters", "conv_output_size", "convolve2d", "count_parameters", "cross_entropy",
     "fold_batch_norm",
     "linear_parameters", "log_softmax", "max_pool2d", "mse",
-    "pool2d_output_shape", "pool_output_size", "receptive_field", "relu", "sigmoid", "softmax", "summary", "tanh",
+    "pool2d_output_shape", "pool_output_size", "receptive_field", "relu", "sigmoid", "softmax",
+    "summary", "tanh",
 ]

@@ -58,7 +58,8 @@ LENET5_C3_TABLE: tuple[tuple[int, ...], ...] = (
     (0, 1, 3, 4), (1, 2, 4, 5), (0, 2, 3, 5),  # 4 non-contiguous
     (0, 1, 2, 3, 4, 5),  # all 6
 )
-"""Table I of LeCun et al. (1998); ``LENET5_C3_TABLE[o]`` lists the S2 maps that feed C3 map ``o``."""
+"""Table I of LeCun et al. (1998); ``LENET5_C3_TABLE[o]`` lists the S2 maps that feed C3 map
+``o``."""
 
 A = 1.7159
 """Amplitude of LeNet's squashing function ``A tanh(S a)``."""

@@ -213,10 +213,10 @@ def conv2d_backward(dout: np.ndarray,
     -----
     With ``G = dout`` reordered like the columns, ``(C_out, M)`` (``M = N*H_out*W_out``,
     or a few more in the wide column order): ``dW_mat = G @ cols^T`` (one GEMM
-    summing over the whole batch),
-    ``db = G.sum(axis=1)`` and ``dcols = W_mat^T @ G`` (per group when ``groups > 1``).  ``dcols`` is scattered
-    back (col2im) with one slice-add per kernel offset into a zero padded buffer,
-    which is then cropped.  Strided convolutions need no zero-dilated ``dout``.
+    summing over the whole batch), ``db = G.sum(axis=1)`` and ``dcols = W_mat^T @ G``
+    (per group when ``groups > 1``).  ``dcols`` is scattered back (col2im) with one
+    slice-add per kernel offset into a zero padded buffer, which is then cropped.
+    Strided convolutions need no zero-dilated ``dout``.
     """
     check_array(dout, "dout", ndim=4)
     weight = check_cache(cache, "conv2d")["weight"]

@@ -226,7 +226,8 @@ def train_val_test_split(x: np.ndarray, y: np.ndarray, *, val: float = 0.1,
         n_val_c = _apportion(n_val, sizes, sizes - n_test_c, rng)
         grouped = order[np.argsort(cls.ravel()[order], kind="stable")]  # by class, shuffled
         parts = {"test": [], "val": [], "train": []}
-        for members, t, v in zip(np.split(grouped, np.cumsum(sizes)[:-1]), n_test_c, n_val_c):
+        for members, t, v in zip(np.split(grouped, np.cumsum(sizes)[:-1]), n_test_c, n_val_c,
+                                 strict=True):
             parts["test"].append(members[:t])
             parts["val"].append(members[t:t + v])
             parts["train"].append(members[t + v:])

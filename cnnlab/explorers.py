@@ -32,7 +32,8 @@ def _grid(values, cell, width: float = 3.2) -> str:
         cells = []
         for j, v in enumerate(row):
             text, bg, border = cell(i, j, v)
-            cells.append(f'<span style="{_CELL.format(w=width, bg=bg, border=border)}">{text}</span>')
+            style = _CELL.format(w=width, bg=bg, border=border)
+            cells.append(f'<span style="{style}">{text}</span>')
         rows.append("<div style='white-space:nowrap'>" + "".join(cells) + "</div>")
     return "".join(rows)
 
@@ -126,7 +127,7 @@ def sliding_window_frames(x: np.ndarray, kernel: np.ndarray, stride: int | tuple
 
         patch = win.xp[r0:r0 + kh, c0:c0 + kw]
         terms = " + ".join(f"{_fmt(a)}·{_fmt(b)}"
-                           for a, b in zip(patch.ravel(), win.kernel.ravel()))
+                           for a, b in zip(patch.ravel(), win.kernel.ravel(), strict=True))
         legend = "padded: grey" + ("" if win.read.all() or not compact
                                    else "; never read: struck out")
         frames.append(

@@ -210,7 +210,7 @@ class _Pool2d(Module):
         self.kernel_size = as_pair(kernel_size, "kernel_size", 1)
         self.stride = self.kernel_size if stride is None else as_pair(stride, "stride", 1)
         self.padding = as_pair(padding, "padding", 0)
-        if any(p > k // 2 for p, k in zip(self.padding, self.kernel_size)):
+        if any(p > k // 2 for p, k in zip(self.padding, self.kernel_size, strict=True)):
             raise ValueError(f"padding must be at most half of kernel_size {self.kernel_size}, "
                              f"got {self.padding}")
 

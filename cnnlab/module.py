@@ -1,4 +1,5 @@
-"""Base classes: ``Parameter``, ``Module`` and the containers ``Sequential``, ``Concat``, ``Residual``.
+"""Base classes: ``Parameter``, ``Module`` and the containers ``Sequential``, ``Concat``,
+``Residual``.
 
 A layer is a thin object around the pure functional kernels: it owns its
 parameters (each a :class:`Parameter` holding ``.data`` and ``.grad`` side by
@@ -50,7 +51,8 @@ class Parameter:
 
     @property
     def is_meta(self) -> bool:
-        """Whether this parameter has a shape but no values (built inside :func:`cnnlab.init.meta`)."""
+        """Whether this parameter has a shape but no values (built inside
+        :func:`cnnlab.init.meta`)."""
         return is_meta_array(self.data)
 
     def zero_grad(self) -> None:

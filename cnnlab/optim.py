@@ -71,7 +71,7 @@ class Optimizer:
                 raise FloatingPointError(f"params[{i}] {p.shape}: the gradient is not finite "
                                          f"({p.grad[index]} at index {index}); step() changed "
                                          f"nothing")
-        for p, state in zip(self.params, self.state):
+        for p, state in zip(self.params, self.state, strict=True):
             if p.requires_grad:
                 self._update(p, state)
 

@@ -173,7 +173,7 @@ def plot_grids(arrays, titles, *, annotate: bool = True, cmap: str = "viridis", 
                              figsize=figsize or (min(COLUMN_WIDTH, 2.6 * ncols), 2.8 * nrows))
     for ax in axes.ravel()[n:]:
         fig.delaxes(ax)
-    for ax, a, title in zip(axes.ravel(), arrays, titles):
+    for ax, a, title in zip(axes.ravel(), arrays, titles, strict=False):
         a = np.asarray(a)
         ax.imshow(a, cmap=cmap)
         ax.set_title(title)
@@ -308,7 +308,7 @@ def plot_history(history, *, figsize: tuple[float, float] = (COLUMN_WIDTH, 3.0))
     if not history.epoch:
         raise ValueError("history holds no epoch to plot")
     fig, axes = plt.subplots(1, 2, figsize=figsize)
-    for ax, metric in zip(axes, ("loss", "accuracy")):
+    for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
         for part, style in (("train", "-o"), ("val", "-s")):
             values = getattr(history, f"{part}_{metric}")
             if values:

@@ -375,5 +375,5 @@ def test_bad_input(func, args, kwargs, exc, match):
     with pytest.raises(exc, match=match) as info:
         func(*args, **kwargs)
     assert type(info.value) is exc  # not a subclass (np.exceptions.AxisError is both kinds)
-    for got, orig in zip(_arrays((args, kwargs)), _arrays(before)):
+    for got, orig in zip(_arrays((args, kwargs)), _arrays(before), strict=True):
         np.testing.assert_array_equal(got, orig)

@@ -89,5 +89,6 @@ def test_verification_catches_a_wrong_kernel(bench, torch, monkeypatch):
     monkeypatch.setattr(workloads, "textbook_forward", off_by_one)
     with pytest.raises(RuntimeError, match="verification failed: textbook"):
         workloads.verify({"threads": 1, "items": [
-            {"kind": "conv", "case": dict(zip(bench.CONV_KEYS, (2, 1, 5, 5, 2, 3, 1, 0))),
+            {"kind": "conv",
+             "case": dict(zip(bench.CONV_KEYS, (2, 1, 5, 5, 2, 3, 1, 0), strict=True)),
              "dtype": "float64"}]})

@@ -189,7 +189,7 @@ def test_plain_block_has_the_basic_block_layers_without_the_skip(rng):
     basic = BasicBlock(4, 4, rng=0, dtype=F64)
     assert isinstance(plain, Sequential) and not isinstance(plain, Residual)
     assert plain.num_parameters() == basic.num_parameters()
-    for (_, p), (_, q) in zip(plain.named_parameters(), basic.named_parameters()):
+    for (_, p), (_, q) in zip(plain.named_parameters(), basic.named_parameters(), strict=True):
         np.testing.assert_array_equal(p.data, q.data)  # same seed, same draws
     x = rng.standard_normal((2, 4, 5, 5))
     skip_free = basic.activation.forward(basic.body.forward(x))
@@ -208,7 +208,7 @@ def test_resnet_stage_widens_and_downsamples_once():
 
 def test_same_seed_same_weights():
     a, b = Bottleneck(4, 2, 2, rng=7), Bottleneck(4, 2, 2, rng=7)
-    for (_, p), (_, q) in zip(a.named_parameters(), b.named_parameters()):
+    for (_, p), (_, q) in zip(a.named_parameters(), b.named_parameters(), strict=True):
         np.testing.assert_array_equal(p.data, q.data)
 
 
@@ -263,8 +263,8 @@ def test_inception_and_separable_gradcheck(make, rng):
 def test_inception_and_separable_equal_torch(make, make_torch, rng, torch, ref):
     module = make()
     tmodule = make_torch(torch, ref).double()
-    pairs = list(zip(module.named_parameters(), tmodule.named_parameters()))
-    assert len(pairs) == len(list(tmodule.parameters()))  # same order: branch, layer, w/b
+    # the same parameters in the same order: branch, layer, w/b
+    pairs = list(zip(module.named_parameters(), tmodule.named_parameters(), strict=True))
     with torch.no_grad():
         for (_, p), (_, q) in pairs:
             assert p.data.shape == tuple(q.shape)

@@ -72,7 +72,7 @@ def test_residual_and_concat_match_torch(torch, rng):
                               c.padding, bias=c.bias is not None, dtype=torch.float64)
               for c in convs]
     with torch.no_grad():
-        for c, t in zip(convs, tconvs):
+        for c, t in zip(convs, tconvs, strict=True):
             t.weight.copy_(torch.tensor(c.weight.data))
             if c.bias is not None:
                 t.bias.copy_(torch.tensor(c.bias.data))
@@ -84,7 +84,7 @@ def test_residual_and_concat_match_torch(torch, rng):
     dx = block.backward(dout)
     np.testing.assert_allclose(out, out_t.detach().numpy(), rtol=1e-6, atol=1e-12)
     np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=1e-6, atol=1e-12)
-    for c, t in zip(convs, tconvs):
+    for c, t in zip(convs, tconvs, strict=True):
         np.testing.assert_allclose(c.weight.grad, t.weight.grad.numpy(), rtol=1e-6, atol=1e-12)
 
 
@@ -151,7 +151,10 @@ def test_new_layers_gradcheck_and_torch(make, shape, rng, torch):
         t_layer = torch.nn.AdaptiveAvgPool2d(1)
     else:
         cls = torch.nn.Conv2d if type(layer) is Conv2d else torch.nn.Conv1d
-        one = (lambda v: v if isinstance(v, str) or type(layer) is Conv2d else v[0])
+
+        def one(v):
+            return v if isinstance(v, str) or type(layer) is Conv2d else v[0]
+
         t_layer = cls(layer.in_channels, layer.out_channels, one(layer.kernel_size),
                       one(layer.stride), one(layer.padding), one(layer.dilation), layer.groups,
                       bias=layer.bias is not None, dtype=torch.float64)
@@ -205,5 +208,5 @@ def test_meta_parameters_use_no_memory_and_cannot_run():
 def test_meta_context_restores_on_error():
     with pytest.raises(ZeroDivisionError):
         with init.meta():
-            1 / 0
+            _ = 1 / 0
     assert not init.is_meta()

@@ -107,7 +107,8 @@ def test_fast_equals_naive(order, case_id, dtype, rng, monkeypatch):
     dout = rng.standard_normal(out.shape).astype(dtype)
     fast = conv2d_backward(dout, cache)
     slow = conv2d_backward_naive(dout, x, w, b, stride, padding)
-    for name, got, want, like in zip(("dx", "dweight"), fast, slow, (x, w)):
+    for name, got, want, like in zip(("dx", "dweight"), fast[:2], slow[:2], (x, w),
+                                     strict=True):  # dbias below
         assert got.shape == like.shape and got.dtype == dtype, name
         np.testing.assert_allclose(got, want, **TOL[dtype], err_msg=name)
     if with_bias:
@@ -144,7 +145,7 @@ def check_random_shape(n, c_in, c_out, h, w, kh, kw, sh, sw, ph, pw, with_bias, 
     dout = rng.standard_normal(out.shape)
     fast = conv2d_backward(dout, cache)
     slow = conv2d_backward_naive(dout, x, weight, b, (sh, sw), (ph, pw))
-    for got, want in zip(fast, slow):
+    for got, want in zip(fast, slow, strict=True):
         if want is None:
             assert got is None
         else:
@@ -223,7 +224,7 @@ def test_backward_does_not_mutate_dout_or_cache(rng):
     for key in cache0:
         np.testing.assert_array_equal(cache[key], cache0[key], err_msg=key)
     second = conv2d_backward(dout, cache)  # a second call gives the same result
-    for a, c in zip(first, second):
+    for a, c in zip(first, second, strict=True):
         np.testing.assert_array_equal(a, c)
     conv2d_backward_naive(dout, x, w, b, (2, 1), "valid")
     np.testing.assert_array_equal(dout, dout0)
@@ -266,9 +267,9 @@ def test_results_never_alias_the_reused_buffers(order, rng, monkeypatch):
     x2, w2, b2 = make(rng, (3, 2, 6, 5), (4, 2, 3, 3), True, np.float32)
     out2, cache2 = conv2d_forward(x2, w2, b2, 1, 1)
     conv2d_backward(rng.standard_normal(out.shape).astype(np.float32), cache2)
-    for now, before in zip((out, cache["cols"], *grads), kept):
+    for now, before in zip((out, cache["cols"], *grads), kept, strict=True):
         np.testing.assert_array_equal(now, before)
-    for again, before in zip(conv2d_backward(dout, cache), kept[2:]):
+    for again, before in zip(conv2d_backward(dout, cache), kept[2:], strict=True):
         np.testing.assert_array_equal(again, before)
     scratch = list(cache["workspace"].buffers.values())
     assert scratch and not any(np.shares_memory(a, buf) for a in (out, cache["cols"], *grads)
@@ -295,7 +296,8 @@ def test_batch_last_with_power_of_two_strides(x_shape, w_shape, staged, dtype, r
     assert any(r[:-1] == staged[:len(r) - 1] and r[-1] > np.prod(staged[len(r) - 1:])
                for r in rows), rows
     want = (conv2d_naive(x, w, b, 1, 1), *conv2d_backward_naive(dout, x, w, b, 1, 1))
-    for g, e in zip(got, want):  # dweight sums thousands of products: error vs the largest
+    # dweight sums thousands of products: error vs the largest
+    for g, e in zip(got, want, strict=True):
         np.testing.assert_allclose(g, e, rtol=TOL[dtype]["rtol"],
                                    atol=TOL[dtype]["atol"] * np.abs(e).max())
 

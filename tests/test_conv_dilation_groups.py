@@ -69,7 +69,7 @@ def test_conv2d_fast_equals_naive(order, case, dtype, rng, monkeypatch):
     dout = rng.standard_normal(out.shape).astype(dtype)
     fast = conv2d_backward(dout, cache)
     slow = conv2d_backward_naive(dout, x, w, b, stride, padding, dilation, groups)
-    for name, got, want in zip(("dx", "dweight", "dbias"), fast, slow):
+    for name, got, want in zip(("dx", "dweight", "dbias"), fast, slow, strict=True):
         if want is None:
             assert got is None
         else:
@@ -133,12 +133,15 @@ def torch_check(torch, fn, x, w, b, out, grads, dout, stride, padding, dilation,
     xt = torch.tensor(x, requires_grad=True)
     wt = torch.tensor(w, requires_grad=True)
     bt = None if b is None else torch.tensor(b, requires_grad=True)
-    tup = (lambda v: v if isinstance(v, (int, str)) else tuple(v))
+
+    def tup(v):
+        return v if isinstance(v, (int, str)) else tuple(v)
+
     out_t = fn(xt, wt, bt, stride=tup(stride), padding=tup(padding), dilation=tup(dilation),
                groups=groups)
     out_t.backward(torch.tensor(dout))
     np.testing.assert_allclose(out, out_t.detach().numpy(), **TORCH_TOL)
-    for got, t in zip(grads, (xt, wt, bt)):
+    for got, t in zip(grads, (xt, wt, bt), strict=True):
         if t is None:
             assert got is None
         else:
@@ -173,7 +176,8 @@ def test_conv1d_fast_equals_naive(case, dtype, rng):
     dout = rng.standard_normal(out.shape).astype(dtype)
     fast = conv1d_backward(dout, cache)
     slow = conv1d_backward_naive(dout, x, w, b, stride, padding, dilation, groups)
-    for name, got, want, like in zip(("dx", "dweight", "dbias"), fast, slow, (x, w, b)):
+    for name, got, want, like in zip(("dx", "dweight", "dbias"), fast, slow, (x, w, b),
+                                     strict=True):
         if want is None:
             assert got is None
         else:

@@ -107,7 +107,8 @@ def test_fast_equals_naive(order, case, dtype, rng, monkeypatch):
     dout = rng.standard_normal(out.shape).astype(dtype)
     fast = conv_transpose2d_backward(dout, cache)
     slow = conv_transpose2d_backward_naive(dout, x, w, b, *args(case))
-    for name, got, want, like in zip(("dx", "dweight", "dbias"), fast, slow, (x, w, b)):
+    for name, got, want, like in zip(("dx", "dweight", "dbias"), fast, slow, (x, w, b),
+                                     strict=True):
         if like is None:
             assert got is None and want is None
         else:
@@ -135,7 +136,7 @@ def test_fast_equals_naive_random_shapes(n, groups, c_in_g, c_out_g, h, w, kh, k
     np.testing.assert_allclose(out, conv_transpose2d_naive(x, wt, b, *a), **TOL[np.float64])
     dout = rng.standard_normal(out.shape)
     for got, want in zip(conv_transpose2d_backward(dout, cache),
-                         conv_transpose2d_backward_naive(dout, x, wt, b, *a)):
+                         conv_transpose2d_backward_naive(dout, x, wt, b, *a), strict=True):
         if want is None:
             assert got is None
         else:
@@ -171,7 +172,10 @@ def test_gradcheck(order, case, rng, monkeypatch):
 def torch_check(torch, x, w, b, a, rng):
     """Forward and every gradient of cnnlab against torch.nn.functional.conv_transpose2d."""
     stride, padding, out_pad, groups, dilation = a
-    tup = (lambda v: v if isinstance(v, int) else tuple(v))
+
+    def tup(v):
+        return v if isinstance(v, int) else tuple(v)
+
     out, cache = conv_transpose2d_forward(x, w, b, *a)
     dout = rng.standard_normal(out.shape)
     grads = conv_transpose2d_backward(dout, cache)
@@ -184,7 +188,7 @@ def torch_check(torch, x, w, b, a, rng):
     out_t.backward(torch.tensor(dout))
     assert out.shape == tuple(out_t.shape)
     np.testing.assert_allclose(out, out_t.detach().numpy(), **TORCH_TOL)
-    for name, got, t in zip(("dx", "dweight", "dbias"), grads, (xt, wt, bt)):
+    for name, got, t in zip(("dx", "dweight", "dbias"), grads, (xt, wt, bt), strict=True):
         if t is None:
             assert got is None
         else:
@@ -204,7 +208,7 @@ def random_setting(rng):
     c_in, c_out_g = groups * int(rng.integers(1, 3)), int(rng.integers(1, 3))
     stride, dilation = rng.integers(1, 4, 2), rng.integers(1, 4, 2)
     kernel, size = rng.integers(1, 5, 2), rng.integers(1, 7, 2)
-    out_pad = [int(rng.integers(0, max(s, d))) for s, d in zip(stride, dilation)]
+    out_pad = [int(rng.integers(0, max(s, d))) for s, d in zip(stride, dilation, strict=True)]
     full = (size - 1) * stride + dilation * (kernel - 1) + 1 + np.array(out_pad)
     padding = [int(rng.integers(0, min(3, (f - 1) // 2 + 1))) for f in full]
     x_shape = (int(rng.integers(1, 4)), c_in, *map(int, size))
@@ -300,7 +304,7 @@ def test_backward_does_not_mutate_dout_or_cache(rng):
     assert cache.keys() == {*cache0, "workspace"} and cache["workspace"] is space
     for key in cache0:
         np.testing.assert_array_equal(cache[key], cache0[key], err_msg=key)
-    for again, before in zip(conv_transpose2d_backward(dout, cache), first):
+    for again, before in zip(conv_transpose2d_backward(dout, cache), first, strict=True):
         np.testing.assert_array_equal(again, before)
 
 
@@ -315,7 +319,7 @@ def test_results_never_alias_the_reused_buffers(order, rng, monkeypatch):
     x2, w2, b2 = make(rng, (3, 2, 5, 6), (2, 3, 3, 3), 1, True, np.float32)
     _, cache2 = conv_transpose2d_forward(x2, w2, b2, 1, 1)
     conv_transpose2d_backward(rng.standard_normal(out.shape).astype(np.float32), cache2)
-    for now, before in zip((out, *grads), kept):
+    for now, before in zip((out, *grads), kept, strict=True):
         np.testing.assert_array_equal(now, before)
     scratch = list(cache["workspace"].buffers.values())
     assert scratch and not any(np.shares_memory(a, buf) for a in (out, *grads)

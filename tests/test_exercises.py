@@ -1,4 +1,5 @@
-"""Tests of cnnlab.exercises: right answers pass, wrong ones get hints that never show the answer."""
+"""Tests of cnnlab.exercises: right answers pass, wrong ones get hints that never show the
+answer."""
 from __future__ import annotations
 
 import json
@@ -32,7 +33,8 @@ SOLUTIONS = {
     "ex-conv-layer-fashion:conv1": 416,
     "ex-conv-layer-fashion:conv2": 12_832,
     "ex-conv-layer-fashion:linear": 15_690,
-    "ex-conv-layer-saturation:sigmoid": np.log(((1 + np.sqrt(0.96)) / 2) / (1 - (1 + np.sqrt(0.96)) / 2)),
+    "ex-conv-layer-saturation:sigmoid": np.log(((1 + np.sqrt(0.96)) / 2)
+                                               / (1 - (1 + np.sqrt(0.96)) / 2)),
     "ex-conv-layer-saturation:tanh": np.arctanh(np.sqrt(0.99)),
     "ex-why-conv-cifar:conv": 896,
     "ex-why-conv-cifar:fc_image": 1_573_376,
@@ -238,7 +240,7 @@ def assert_not_revealed(message: str, expected) -> None:
         assert text not in message, (message, text)
     # no two neighbouring entries written one after the other (positions are allowed)
     body = re.sub(r"\(the first at index [^)]*\)", "", message)
-    for a, b in zip(flat, flat[1:]):
+    for a, b in zip(flat, flat[1:], strict=False):
         for text in (f"{a:g}, {b:g}", f"{a:g} {b:g}"):
             assert text not in body, (message, text)
 

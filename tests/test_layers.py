@@ -266,7 +266,7 @@ def test_sequential_chaining_equals_manual(rng):
     out = model(x)
     np.testing.assert_array_equal(out, manual_out)
     np.testing.assert_array_equal(model.backward(g), d)
-    for p, m in zip(model.parameters(), manual):
+    for p, m in zip(model.parameters(), manual, strict=True):
         np.testing.assert_array_equal(p.grad, m)
     assert model.output_shape(x.shape) == out.shape == (2, 4)
 
@@ -299,7 +299,7 @@ def test_gradients_accumulate_over_two_backward_calls_and_zero_grad_resets(rng):
     assert all(o.any() for o in once)
     model(x)
     model.backward(g)
-    for p, o in zip(model.parameters(), once):
+    for p, o in zip(model.parameters(), once, strict=True):
         np.testing.assert_allclose(p.grad, 2 * o, rtol=1e-12)
     model.zero_grad()
     assert all(not p.grad.any() for p in model.parameters())

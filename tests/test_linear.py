@@ -98,7 +98,7 @@ def test_backward_does_not_mutate_dout_or_cache(rng):
     np.testing.assert_array_equal(dout, dout0)
     for key in cache:
         np.testing.assert_array_equal(cache[key], cache0[key], err_msg=key)
-    for a, c in zip(first, linear_backward(dout, cache)):
+    for a, c in zip(first, linear_backward(dout, cache), strict=True):
         np.testing.assert_array_equal(a, c)
 
 

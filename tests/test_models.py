@@ -168,14 +168,14 @@ def test_torch_weights_give_torch_outputs(variant_id, size, classes, ref, torch,
 def test_lenet5_1998_with_torch_weights_gives_torch_outputs(ref, torch, rng):
     tmodel = ref.lenet5_1998()
     with torch.no_grad():
-        for name, p in tmodel.named_parameters():  # random S2/S4 coefficients and biases
+        for _, p in tmodel.named_parameters():  # random S2/S4 coefficients and biases
             p.copy_(torch.randn(p.shape) * 0.3)
     state = _torch_state(tmodel)
     model = models.lenet5("1998", dtype=F64, rng=0)
     c3 = model[4]
     kernels = [state.pop(f"4.weights.{o}")[0] for o in range(16)]  # (len(row), 5, 5) each
     state["4.weight"] = np.stack([kernels[o][list(ref.C3_CONNECTIONS[o]).index(c)]
-                                  for o, c in zip(c3.out_index, c3.in_index)])
+                                  for o, c in zip(c3.out_index, c3.in_index, strict=True)])
     _compare_with_torch(model, tmodel, state, rng.standard_normal((2, 1, 32, 32)), torch)
 
 
@@ -222,7 +222,7 @@ def test_googlenet_table_one_output_sizes_and_aux_heads():
     heads = [m for m in with_aux if isinstance(m, AuxiliaryHead)]
     assert [h.num_parameters() for h in heads] == [3_188_840, 3_190_888]
     assert [h.head.output_shape(shape) for h, shape in
-            zip(heads, [(1, 512, 14, 14), (1, 528, 14, 14)])] == [(1, 1000), (1, 1000)]
+            zip(heads, [(1, 512, 14, 14), (1, 528, 14, 14)], strict=True)] == [(1, 1000), (1, 1000)]
 
 
 def test_googlenet_5x5_branches_are_real_5x5():
@@ -325,7 +325,7 @@ def test_registry_and_input_shapes():
 
 def test_same_seed_same_weights_and_dtype():
     a, b = models.lenet5(rng=3, dtype=F64), models.lenet5(rng=3, dtype=F64)
-    for (_, p), (_, q) in zip(a.named_parameters(), b.named_parameters()):
+    for (_, p), (_, q) in zip(a.named_parameters(), b.named_parameters(), strict=True):
         assert p.data.dtype == F64
         np.testing.assert_array_equal(p.data, q.data)
 

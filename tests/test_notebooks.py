@@ -48,7 +48,8 @@ def test_nbval_fails_when_a_stored_output_changes(tmp_path):
     nb = json.loads(source.read_text(encoding="utf-8"))
     for cell in nb["cells"]:
         outs = cell.get("outputs", [])
-        if outs and outs[0].get("output_type") == "stream" and "W_out = 3" in "".join(outs[0]["text"]):
+        if (outs and outs[0].get("output_type") == "stream"
+                and "W_out = 3" in "".join(outs[0]["text"])):
             outs[0]["text"] = ["W_out = 4\n"]
             break
     else:
@@ -77,7 +78,8 @@ def test_executor_merges_split_stream_outputs():
 
 
 def test_every_notebook_starts_with_the_colab_install_cell():
-    """tools/colab_cell.py --check: the first cell installs cnnlab on Colab, from _config.yml's repo."""
+    """tools/colab_cell.py --check: the first cell installs cnnlab on Colab, from _config.yml's
+    repo."""
     import colab_cell
     assert colab_cell.main(["--check"]) == 0, "run: .venv/bin/python tools/colab_cell.py"
     url, branch = colab_cell.repository()

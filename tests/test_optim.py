@@ -22,13 +22,13 @@ def run_both(torch, make_ours, make_theirs, rng):
     for _ in range(N_STEPS):
         opt.zero_grad()
         topt.zero_grad()
-        for p, t in zip(ours, theirs):
+        for p, t in zip(ours, theirs, strict=True):
             g = 2 * p.data + rng.standard_normal(p.data.shape)  # depends on p, as real grads do
             p.accumulate(g)
             t.grad = torch.from_numpy(g.copy())
         opt.step()
         topt.step()
-        for p, t in zip(ours, theirs):
+        for p, t in zip(ours, theirs, strict=True):
             np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=1e-6, atol=1e-12)
     return ours, init
 
@@ -114,6 +114,6 @@ def test_updates_in_place_and_never_touch_the_gradient(make_opt, rng):
         assert p.data is data and p.data.dtype == np.float32
         if step:  # after the first step the state arrays are updated, not replaced
             assert state and all(a is b for a, b in zip(state, (v for v in opt.state[0].values()
-                                                      if isinstance(v, np.ndarray))))
+                                                      if isinstance(v, np.ndarray)), strict=True))
         assert all(v.dtype == np.float32 for v in opt.state[0].values()
                    if isinstance(v, np.ndarray))

@@ -11,7 +11,8 @@ import pytest
 import cnnlab
 
 MODULES = ["shapes", "conv", "pool", "activations", "linear", "losses", "gradcheck", "module",
-           "layers", "norm", "init", "optim", "analysis", "filters", "data", "train", "explorers", "viz",
+           "layers", "norm", "init", "optim", "analysis", "filters", "data", "train", "explorers",
+           "viz",
            "classic", "blocks", "models", "cli", "exercises", "containers", "callbacks",
            "checkpoints", "lrn", "fold", "augment", "conv_transpose",
            "interpret"]

@@ -139,7 +139,7 @@ def test_compact_frames_show_the_same_sums_in_less_space(stride, padding):
     full = sliding_window_frames(X, K, stride=stride, padding=padding)
     compact = sliding_window_frames(X, K, stride=stride, padding=padding, compact=True)
     assert len(compact) == len(full)
-    for a, b in zip(full, compact):
+    for a, b in zip(full, compact, strict=True):
         assert frame_sum(a) == frame_sum(b)
         assert b.count("<small>×") == K.size and "style=" not in b
     assert sum(map(len, compact)) < sum(map(len, full)) / 4
@@ -206,7 +206,7 @@ def test_conv_settings_explorer_links_the_dropdown_to_one_explorer_per_setting(m
             == len(fresh._trait_notifiers["index"]["change"]))
     assert not outer._trait_notifiers.get("selected_index", {}).get("change")
     for label, player, (kernel, stride, padding) in zip(dropdown.options, outer.children,
-                                                        SETTINGS):
+                                                        SETTINGS, strict=True):
         # the label's output shape is what the calculator and the frames say
         ho, wo = map(int, re.search(r"→ (\d+)×(\d+)$", label).groups())
         (sh, sw), (kh, kw) = np.broadcast_to(stride, 2), kernel.shape

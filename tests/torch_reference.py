@@ -63,7 +63,8 @@ class PartialConv2d(nn.Module):
         self.bias = nn.Parameter(torch.zeros(len(self.connections)))
 
     def forward(self, x):
-        return torch.cat([F.conv2d(x[:, c], w) for c, w in zip(self.connections, self.weights)],
+        return torch.cat([F.conv2d(x[:, c], w)
+                          for c, w in zip(self.connections, self.weights, strict=True)],
                          dim=1) + self.bias[None, :, None, None]
 
 

@@ -40,7 +40,8 @@ class CurrentEnvKernelSpecManager(KernelSpecManager):
     """Always start ``python3`` kernels with this interpreter (cf. nbval --nbval-current-env)."""
 
     def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
-        return KernelSpec(argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        return KernelSpec(argv=[sys.executable, "-m", "ipykernel_launcher",
+                                "-f", "{connection_file}"],
                           display_name="Python 3 (ipykernel)", language="python")
 
 

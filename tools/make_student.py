@@ -97,7 +97,8 @@ def exercise_titles(nb: nbformat.NotebookNode) -> dict[str, str]:
         body = " ".join(line for line in lines if not re.match(r"^\s*(`{3,}|:{3,})\s*$", line))
         title = m.group("title").strip() or re.split(r"(?<=[.?!:])\s", " ".join(body.split()))[0]
         title = title.split("$$")[0].strip()
-        title = re.sub(r"\$[^$]{%d,}?\$" % LONG_MATH, "…", title)  # a matrix reads badly in a comment
+        # a matrix reads badly in a comment
+        title = re.sub(r"\$[^$]{%d,}?\$" % LONG_MATH, "…", title)
         if len(title) > TITLE_CHARS:
             title = title[:TITLE_CHARS].rsplit(" ", 1)[0] + " …"
         titles[label] = title
@@ -258,7 +259,8 @@ def _add_intro_note(path: Path) -> None:
     path.write_text("".join(lines), encoding="utf-8")
 
 
-# Files outside book/ that a chapter reads (the performance chapter reports the committed benchmark).
+# Files outside book/ that a chapter reads (the performance chapter reports the committed
+# benchmark).
 NOTEBOOK_DATA = ("benchmarks/results/latest.json",)
 
 

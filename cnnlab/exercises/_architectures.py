@@ -113,7 +113,8 @@ _INC = ("weights without biases: k·k·C_in·C_out per convolution; every map is
 for _direct, _madd, _part, _title in [(True, False, "direct_weights", "weights, direct 3×3"),
                                       (False, False, "reduced_weights", "weights, 1×1 then 3×3"),
                                       (True, True, "direct_madds", "multiply-adds, direct 3×3"),
-                                      (False, True, "reduced_madds", "multiply-adds, 1×1 then 3×3")]:
+                                      (False, True, "reduced_madds",
+                                       "multiply-adds, 1×1 then 3×3")]:
     _add("ex-beyond-inception", _part, _title, BI, "number", _INC,
          lambda d=_direct, m=_madd: _inception(d, m), integer=True,
          mistakes=lambda d=_direct, m=_madd: [
@@ -128,7 +129,8 @@ _add("ex-beyond-groups", "grouped", "parameters of Conv2d(96, 256, 5, groups=2)"
      lambda: conv2d_parameters(96 // 2, 256, 5), integer=True,
      mistakes=lambda: [(conv2d_parameters(96, 256, 5) / 2, "grouping divides the weights, not the "
                                                           "biases"),
-                       (conv2d_parameters(96 // 2, 256, 5, bias=False), "did you count the biases?"),
+                       (conv2d_parameters(96 // 2, 256, 5, bias=False),
+                        "did you count the biases?"),
                        (conv2d_parameters(96 // 2, 256 // 2, 5), "both groups have their 128 "
                                                                  "filters: count all of them")])
 _add("ex-beyond-groups", "ungrouped", "parameters of Conv2d(96, 256, 5)", BI, "number",
@@ -294,7 +296,8 @@ _add("ex-arch-separable", "full", "weights of a full 3×3 convolution 1024 → 1
      mistakes=lambda: [(conv2d_parameters(1024, 1024, 3), "no biases here")])
 _add("ex-arch-separable", "ratio", "separable / full weights", CA, "number",
      "the ratio is 1/C' + 1/k²",
-     lambda: (conv2d_parameters(1, 1024, 3, bias=False) + conv2d_parameters(1024, 1024, 1, bias=False))
+     lambda: (conv2d_parameters(1, 1024, 3, bias=False)
+              + conv2d_parameters(1024, 1024, 1, bias=False))
      / conv2d_parameters(1024, 1024, 3, bias=False), rtol=1e-3,
      mistakes=lambda: [(1 / 9, "add the depthwise part, 1/C'"),
                        (9.437184e6 / 1.057792e6, "separable divided by full: the ratio is below "

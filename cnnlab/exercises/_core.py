@@ -226,7 +226,7 @@ class Checker:
 
     def _show(self, args: tuple) -> str:
         names = self.arg_names or tuple(f"arg{i}" for i in range(len(args)))
-        return ", ".join(f"{n}={v!r}" for n, v in zip(names, args))
+        return ", ".join(f"{n}={v!r}" for n, v in zip(names, args, strict=True))
 
     def _verdict_function(self, func) -> tuple[bool, str]:
         if not callable(func):
@@ -238,7 +238,8 @@ class Checker:
             try:
                 got = func(*args)
             except Exception as err:  # the student's code: report, never crash
-                return False, f"for the input {shown} your function raised {type(err).__name__}: {err}"
+                return False, (f"for the input {shown} your function raised "
+                               f"{type(err).__name__}: {err}")
             if got is None:
                 return False, (f"for the input {shown} your function returned None: does it "
                                f"end with a return statement?")

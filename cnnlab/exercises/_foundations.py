@@ -94,8 +94,10 @@ _TWO_HINT = ("the window covers the same rows and columns in both channels; mult
 _add("ex-conv-layer-two-channels", "value", "two-channel filter: the output at row 1, column 0",
      CL, "number", _TWO_HINT, lambda: _two_channels()[1, 0],
      mistakes=lambda: [(_two_channels(bias=0)[1, 0], "did you add the bias?"),
-                       (_two_channels(channels=(0,))[1, 0], "add the contribution of channel 1 too"),
-                       (_two_channels(channels=(1,))[1, 0], "add the contribution of channel 0 too"),
+                       (_two_channels(channels=(0,))[1, 0],
+                        "add the contribution of channel 1 too"),
+                       (_two_channels(channels=(1,))[1, 0],
+                        "add the contribution of channel 0 too"),
                        (_two_channels(flip=True)[1, 0], "no flipping: a conv layer computes a "
                                                         "cross-correlation"),
                        (_two_channels()[0, 1], "row 1, column 0: the row index comes first")])
@@ -149,7 +151,8 @@ _add("ex-conv-layer-saturation", "tanh", "|x| where tanh's slope falls to 0.01",
      lambda: _saturation(tanh_forward, tanh_backward, 20.0), atol=0.01, rtol=0.0, normalize=abs,
      mistakes=lambda: [(math.sqrt(0.99), "that is tanh(x): now solve for x"),
                        (math.atanh(0.99), "the slope is 1 − tanh²x, not 1 − tanh x"),
-                       (math.atanh(0.99 ** 2), "tanh x is the square root of 0.99, not its square")])
+                       (math.atanh(0.99 ** 2), "tanh x is the square root of 0.99, not its "
+                                               "square")])
 
 # why_convolution -------------------------------------------------------------------------------
 WC = "why_convolution"
@@ -158,15 +161,18 @@ _PARAMS = ("a conv layer has (F·F·C_in + 1)·C_out parameters, a fully connect
 _add("ex-why-conv-cifar", "conv", "parameters of the 3×3 convolution with 32 filters", WC, "number",
      _PARAMS, lambda: conv2d_parameters(3, 32, 3), integer=True,
      mistakes=lambda: [(conv2d_parameters(3, 32, 3, bias=False), "did you count the biases?"),
-                       (conv2d_parameters(1, 32, 3), "each filter spans all three colour channels")])
+                       (conv2d_parameters(1, 32, 3), "each filter spans all three colour "
+                                                     "channels")])
 _add("ex-why-conv-cifar", "fc_image", "parameters of a fully connected layer from the raw image "
      "to 512 units", WC, "number", _PARAMS, lambda: linear_parameters(32 * 32 * 3, 512),
      integer=True,
-     mistakes=lambda: [(linear_parameters(32 * 32 * 3, 512, bias=False), "did you count the biases?"),
+     mistakes=lambda: [(linear_parameters(32 * 32 * 3, 512, bias=False),
+                        "did you count the biases?"),
                        (linear_parameters(32 * 32, 512), "the image has three colour channels")])
 _add("ex-why-conv-cifar", "fc_document", "parameters of the document's layer from 8×8×64 to 512",
      WC, "number", _PARAMS, lambda: linear_parameters(8 * 8 * 64, 512), integer=True,
-     mistakes=lambda: [(linear_parameters(8 * 8 * 64, 512, bias=False), "did you count the biases?")])
+     mistakes=lambda: [(linear_parameters(8 * 8 * 64, 512, bias=False),
+                        "did you count the biases?")])
 
 
 def _reach_counts() -> np.ndarray:
@@ -229,8 +235,8 @@ def _shared_over_union(dy: int, dx: int) -> float:
 
 
 _THIRD = ("the pooled value stays the same exactly when the largest of all the values of the old "
-          "and the new cell lies in their overlap; with i.i.d. values every value is equally likely "
-          "to be the largest: count the overlap and the union")
+          "and the new cell lies in their overlap; with i.i.d. values every value is equally "
+          "likely to be the largest: count the overlap and the union")
 _add("ex-why-conv-third", "horizontal", "probability that a pooled value survives a one-column "
      "shift", WC, "number", _THIRD, lambda: _shared_over_union(0, 1), atol=0.005, rtol=0.0,
      mistakes=lambda: [(1 / 2, "count values, not columns: the two cells together hold six"),

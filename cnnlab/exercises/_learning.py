@@ -152,8 +152,8 @@ def _stop_epoch(**kwargs) -> tuple[int, int]:
 
 _PATIENCE = ("the best value so far resets the count; training stops once `patience` epochs in a "
              "row fail to beat it (by more than min_delta), and the best epoch's weights come back")
-_add("ex-training-patience", "plain", "min_delta=0: (stop after epoch, restored epoch)", TR, "array",
-     _PATIENCE, lambda: _stop_epoch(patience=3),
+_add("ex-training-patience", "plain", "min_delta=0: (stop after epoch, restored epoch)", TR,
+     "array", _PATIENCE, lambda: _stop_epoch(patience=3),
      mistakes=lambda: [((_stop_epoch(patience=3)[0], _stop_epoch(patience=3)[0]),
                         "the weights of the best epoch are restored, not the last"),
                        ((_stop_epoch(patience=3, min_delta=0.02)),

@@ -148,7 +148,8 @@ _add("ex-perf-layout", "extra", "extra GEMM work of the wide order in the first 
                    "extra work relative to the useful work",
      _extra, rtol=1e-3, normalize=lambda a: a / 100 if a > 1 else a,
      mistakes=lambda: [(1 - _columns(*_LAYOUT_CASES[0], rule="plain")
-                        / _columns(*_LAYOUT_CASES[0]), "relative to the useful work (the W_out kept columns), not to the total"),
+                        / _columns(*_LAYOUT_CASES[0]),
+                        "relative to the useful work (the W_out kept columns), not to the total"),
                        (_extra() + 1, "give the extra work, not the total")])
 
 # ex-perf-gemm-shapes: a function, and the arithmetic intensity ----------------------------------

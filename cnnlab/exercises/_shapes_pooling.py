@@ -135,7 +135,8 @@ _add("ex-shapes-gap", "factor", "by what factor the parameter count shrinks", TS
 PR = "pooling_and_receptive_field"
 _add("ex-pooling-rf-size", "a", "7×7 map, 2×2 pooling with stride 2: output size", PR, "number",
      OUTPUT_SIZE, lambda: pool_output_size(7, 2, stride=2), integer=True,
-     mistakes=lambda: [(math.ceil((7 - 2) / 2) + 1, "remember the floor in the output-size formula"),
+     mistakes=lambda: [(math.ceil((7 - 2) / 2) + 1,
+                        "remember the floor in the output-size formula"),
                        (7 // 2 + 1, "subtract the window size before dividing")])
 _add("ex-pooling-rf-size", "b", "7×7 map, 3×3 pooling, stride 2, padding 1: output size", PR,
      "number", OUTPUT_SIZE, lambda: pool_output_size(7, 3, stride=2, padding=1), integer=True,
