@@ -100,15 +100,18 @@ browser:
 standalone:
 	$(PY) tools/run_standalone.py --python $(PYTHON)
 
+# Each phase in turn; at the end (also after a failure) the seconds each one took.
+TEST_PHASES := student labs lint unit nbval standalone build browser
 test: $(VENV)/.dev-installed vendor
-	$(MAKE) --no-print-directory student
-	$(MAKE) --no-print-directory labs
-	$(MAKE) --no-print-directory lint
-	$(MAKE) --no-print-directory unit
-	$(MAKE) --no-print-directory nbval
-	$(MAKE) --no-print-directory standalone
-	$(MAKE) --no-print-directory build
-	$(MAKE) --no-print-directory browser
+	@times=""; status=0; \
+	for phase in $(TEST_PHASES); do \
+	  start=$$(date +%s); \
+	  $(MAKE) --no-print-directory $$phase || { status=$$?; times="$$times $$phase:failed"; break; }; \
+	  times="$$times $$phase:$$(( $$(date +%s) - start ))"; \
+	done; \
+	echo; echo "make test: seconds per phase"; \
+	for t in $$times; do printf '  %-11s %6s\n' "$${t%%:*}" "$${t#*:}"; done; \
+	exit $$status
 
 # --- notebooks -------------------------------------------------------------
 notebooks: $(VENV)/.book-installed

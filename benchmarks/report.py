@@ -8,6 +8,10 @@ import os
 import platform
 
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+# Set on these machines as a safety measure for older OpenBLAS builds, and on no reader's
+# machine: with them a current NumPy runs OpenBLAS's AVX2 ("Haswell") kernels even on a CPU
+# with AVX-512. The workers of a benchmark run without them unless --inherit-blas-env.
+BLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 CONV_KEYS = ("N", "C_in", "H", "W", "C_out", "k", "stride", "pad")
 
 
@@ -43,7 +47,8 @@ def machine_info(spec: dict) -> dict:
             "numpy_blas": {k: blas.get(k) for k in ("name", "version", "openblas configuration")
                            if blas.get(k)},
             "openblas_core": _openblas_core(),
-            "env": {k: os.environ[k] for k in (*THREAD_VARS, "OPENBLAS_CORETYPE")
+            "threadpoolctl": _threadpools(),
+            "env": {k: os.environ[k] for k in (*THREAD_VARS, *BLAS_OVERRIDES)
                     if k in os.environ}}
     if spec.get("torch"):
         import torch
@@ -54,6 +59,16 @@ def machine_info(spec: dict) -> dict:
         info["torch_backend"] = {k: m.group(1) for k, m in found.items() if m}
         info["torch_backend"]["mkldnn"] = torch.backends.mkldnn.is_available()
     return info
+
+
+def _threadpools() -> list[dict] | None:
+    """What threadpoolctl reports of the BLAS and OpenMP libraries loaded (kernel set included)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return None
+    keys = ("user_api", "internal_api", "version", "architecture", "num_threads", "filepath")
+    return [{k: pool[k] for k in keys if k in pool} for pool in threadpool_info()]
 
 
 def _openblas_core() -> str | None:
@@ -93,6 +108,12 @@ def table(data: dict) -> str:
                          f"{ms(get('cnnlab', 'backward'))}{ms(c)} |{ms(t)} "
                          f"{_ratio(c, t):>7s} |{ms(tb)} {_ratio(tb, c):>8s} |{ms(g)} "
                          f"{_pct(g, c):>5s} |{ms(get('naive'))}")
+    peaks = [r for r in data["results"] if r.get("peak_bytes")]
+    if peaks:
+        lines.append(f"\n{'peak memory of one fwd+bwd (MiB)':33s}    cnnlab     torch  x torch")
+        for r in peaks:
+            c, t = r["peak_bytes"].get("cnnlab"), r["peak_bytes"].get("torch")
+            lines.append(f"{r['label']:33s} {_mib(c)} {_mib(t)} {_ratio(c, t):>8s}")
     for kind, phase, head in (("pool", "fwd_bwd", "max-pool 2x2 fwd+bwd"),
                               ("lenet", "step", "LeNet-5 training step")):
         rows = [r for r in data["results"] if r["kind"] == kind]
@@ -108,6 +129,10 @@ def table(data: dict) -> str:
             lines.append(f"  {'met ' if t['met'] else 'MISS'}  {t['target']:50s} {value:>7s}"
                          f"  {t['case']}")
     return "\n".join(lines)
+
+
+def _mib(n) -> str:
+    return f"{n / 2**20:9.1f}" if n is not None else f"{'-':>9s}"
 
 
 def _ratio(a, b) -> str:

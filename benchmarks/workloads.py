@@ -107,6 +107,50 @@ def conv_numpy_setup(case: dict, dtype: str, which: str) -> dict:
     return {"forward": forward, "backward": backward, "fwd_bwd": lambda: (forward(), backward())}
 
 
+def conv_peak_memory(case: dict, dtype: str, side: str) -> dict:
+    """Bytes above the resident set of one conv forward+backward (cnnlab or torch), on Linux.
+
+    The data are built and one pass runs as a warm-up (torch initialises its thread pools
+    and kernels lazily, tens of MiB that belong to no pass). Then the kernel's peak resident
+    set size (``VmHWM``) is reset through ``/proc/self/clear_refs`` and one more forward and
+    backward pass runs. The answer is the new peak minus the resident size just before:
+    what the pass itself held at its largest (outputs, caches, im2col columns, gradients;
+    not a workspace kept from the warm-up, which ``cnnlab`` bounds). ``None`` where the
+    kernel does not offer the reset.
+    """
+    x, weight, bias, dout = conv_data(case, dtype)
+    s, p = case["stride"], case["pad"]
+    if side == "torch":
+        import torch
+        f = torch.nn.functional
+        x, weight, bias, dout = (torch.from_numpy(a) for a in (x, weight, bias, dout))
+        inputs = tuple(t.requires_grad_(True) for t in (x, weight, bias))
+
+        def run():
+            return torch.autograd.grad(f.conv2d(*inputs, stride=s, padding=p), inputs, dout)
+    else:
+        from cnnlab.conv import conv2d_backward, conv2d_forward
+
+        def run():
+            return conv2d_backward(dout, conv2d_forward(x, weight, bias, s, p)[1])
+    run()  # the warm-up; its result is freed at once
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as refs:
+            refs.write("5")  # reset the peak resident set size to the current one
+    except OSError:
+        return {"peak_bytes": None}
+    before = _status_kib("VmRSS")
+    result = run()
+    peak = _status_kib("VmHWM")
+    del result
+    return {"peak_bytes": max(0, peak - before) * 1024}
+
+
+def _status_kib(field: str) -> int:
+    with open("/proc/self/status", encoding="ascii") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
+
+
 def pool_data(case: dict, dtype: str = "float32"):
     rng = np.random.default_rng(SEED)
     x = rng.standard_normal((case["N"], case["C"], case["H"], case["W"])).astype(dtype)
