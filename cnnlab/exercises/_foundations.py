@@ -169,7 +169,7 @@ _add("ex-why-conv-cifar", "fc_image", "parameters of a fully connected layer fro
      mistakes=lambda: [(linear_parameters(32 * 32 * 3, 512, bias=False),
                         "did you count the biases?"),
                        (linear_parameters(32 * 32, 512), "the image has three colour channels")])
-_add("ex-why-conv-cifar", "fc_document", "parameters of the document's layer from 8×8×64 to 512",
+_add("ex-why-conv-cifar", "fc_document", "parameters of Guide's layer from 8×8×64 to 512",
      WC, "number", _PARAMS, lambda: linear_parameters(8 * 8 * 64, 512), integer=True,
      mistakes=lambda: [(linear_parameters(8 * 8 * 64, 512, bias=False),
                         "did you count the biases?")])
