@@ -60,8 +60,11 @@ def test_a_clean_notebook_has_no_problems(tmp_path):
     (code_cell(outputs=[{"output_type": "display_data", "metadata": {}, "data": {
         "application/vnd.jupyter.widget-view+json": {"model_id": "0123456789abcdef" * 2}}}]),
      "has no stored state"),
+    (code_cell(outputs=[{"output_type": "stream", "name": "stdout",
+                         "text": [f"File {check_notebooks.ROOT}/cnnlab/fold.py:161\n"]}]),
+     "names a path of this checkout"),
 ], ids=["not-executed", "timing", "error-untagged", "nbval-comment", "sys-path", "address",
-        "widget-state"])
+        "widget-state", "checkout-path"])
 def test_each_hygiene_problem_is_found(tmp_path, cell, expected):
     path = write(tmp_path, cell)
     problems = check_notebooks.hygiene_problems(path)

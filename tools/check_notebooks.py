@@ -8,7 +8,9 @@ problems (empty when the notebook is fine):
     the file is under `MAX_BYTES`; every cell has a unique id; every code cell was executed
     (its outputs are stored) and records no timing metadata; no ``# NBVAL`` comments (use cell
     tags) and no ``sys.path`` edits; no stored error outside a cell tagged ``raises-exception``;
-    no memory addresses in outputs; every widget view has its state stored.
+    no memory addresses and no path of the checkout in outputs (a traceback into the package
+    names its files by absolute path, which differs on every machine); every widget view has
+    its state stored.
 `column_problems`
     code lines of at most `MAX_LINE` characters; every figure made in the book style (no
     ``FigureStyleWarning`` in the outputs), at most `cnnlab.viz.COLUMN_PX` wide and with alt
@@ -75,8 +77,12 @@ def hygiene_problems(path: Path) -> list[str]:
             if out["output_type"] == "error" and "raises-exception" not in tags:
                 problems.append(f"{where} stores an error ({out.get('ename')}) but is not "
                                 "tagged raises-exception")
-            if MEMORY_ADDRESS.search(json.dumps(out)):
+            stored = json.dumps(out)
+            if MEMORY_ADDRESS.search(stored):
                 problems.append(f"{where}: memory address in an output")
+            if str(ROOT) in stored:
+                problems.append(f"{where}: an output names a path of this checkout "
+                                f"({ROOT}); catch the exception and print its message")
     if WIDGET_VIEW in text:
         state = nb["metadata"].get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
         for m in MODEL_ID.finditer(text):
