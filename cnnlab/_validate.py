@@ -113,6 +113,22 @@ def check_finite(x: np.ndarray, name: str) -> None:
         raise ValueError(f"{name} must be finite, got {x[index]} at index {index}")
 
 
+def check_conv_channels(in_channels, out_channels, groups, bias) -> tuple[int, int, int]:
+    """``(in_channels, out_channels, groups)`` of a convolution layer, checked; ``bias`` a bool.
+
+    Both channel counts must be positive integers divisible by ``groups``.
+    """
+    in_channels = check_int(in_channels, "in_channels", 1)
+    out_channels = check_int(out_channels, "out_channels", 1)
+    groups = check_int(groups, "groups", 1)
+    for name, n in (("in_channels", in_channels), ("out_channels", out_channels)):
+        if n % groups:
+            raise ValueError(f"groups: {name} {n} is not divisible by groups {groups}")
+    if not isinstance(bias, bool):
+        raise TypeError(f"bias must be a bool, got {bias!r}")
+    return in_channels, out_channels, groups
+
+
 def check_choice(value, name: str, choices: tuple[str, ...]) -> str:
     """Return ``value`` if it is one of the strings in ``choices``."""
     if not isinstance(value, str):

@@ -26,6 +26,7 @@ from ._validate import (
     as_pair,
     check_array,
     check_cache,
+    check_conv_channels,
     check_dtype,
     check_input,
     check_input_shape,
@@ -349,14 +350,8 @@ class ConvTranspose2d(Module):
                  dilation: Pair = 1, *, init: str = "he_normal", rng=None,
                  dtype=np.float32) -> None:
         super().__init__()
-        self.in_channels = check_int(in_channels, "in_channels", 1)
-        self.out_channels = check_int(out_channels, "out_channels", 1)
-        self.groups = check_int(groups, "groups", 1)
-        for name, n in (("in_channels", self.in_channels), ("out_channels", self.out_channels)):
-            if n % self.groups:
-                raise ValueError(f"groups: {name} {n} is not divisible by groups {self.groups}")
-        if not isinstance(bias, bool):
-            raise TypeError(f"bias must be a bool, got {bias!r}")
+        self.in_channels, self.out_channels, self.groups = check_conv_channels(
+            in_channels, out_channels, groups, bias)
         self.kernel_size = as_pair(kernel_size, "kernel_size", 1)
         self.stride = _pair(stride, "stride", 1)
         self.padding = _pair(padding, "padding", 0)

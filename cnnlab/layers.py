@@ -20,6 +20,7 @@ import numpy as np
 from . import activations, conv, linear, pool, shapes
 from ._validate import (
     as_pair,
+    check_conv_channels,
     check_dtype,
     check_float,
     check_input,
@@ -80,14 +81,8 @@ class Conv2d(Module):
                  dilation=1, groups: int = 1, bias: bool = True, *, init: str = "he_normal",
                  rng=None, dtype=np.float32) -> None:
         super().__init__()
-        self.in_channels = check_int(in_channels, "in_channels", 1)
-        self.out_channels = check_int(out_channels, "out_channels", 1)
-        self.groups = check_int(groups, "groups", 1)
-        for name, n in (("in_channels", self.in_channels), ("out_channels", self.out_channels)):
-            if n % self.groups:
-                raise ValueError(f"groups: {name} {n} is not divisible by groups {self.groups}")
-        if not isinstance(bias, bool):
-            raise TypeError(f"bias must be a bool, got {bias!r}")
+        self.in_channels, self.out_channels, self.groups = check_conv_channels(
+            in_channels, out_channels, groups, bias)
         if self._ndim == 2:
             self.kernel_size = as_pair(kernel_size, "kernel_size", 1)
             self.stride = as_pair(stride, "stride", 1)
