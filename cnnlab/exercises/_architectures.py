@@ -134,7 +134,7 @@ _add("ex-beyond-groups", "grouped", "parameters of Conv2d(96, 256, 5, groups=2)"
                        (conv2d_parameters(96 // 2, 256 // 2, 5), "both groups have their 128 "
                                                                  "filters: count all of them")])
 _add("ex-beyond-groups", "ungrouped", "parameters of Conv2d(96, 256, 5)", BI, "number",
-     "(F·F·C_in + 1)·C_out", lambda: conv2d_parameters(96, 256, 5), integer=True,
+     "(k·k·C_in + 1)·C_out", lambda: conv2d_parameters(96, 256, 5), integer=True,
      mistakes=lambda: [(conv2d_parameters(96, 256, 5, bias=False), "did you count the biases?")])
 
 # resnet_block -----------------------------------------------------------------------------------
@@ -186,11 +186,11 @@ def _skip_jacobian(skip=True):
     return np.vstack([block.backward(e[None, :]) for e in np.eye(2)])
 
 
-_add("ex-resnet-skip-grad", "output", "the block's output at x = [0.5, 0.5]", RB, "array",
-     "z₁ = W₁x, F(x) = W₂ ReLU(z₁), output = ReLU(F(x) + x)", _skip_output,
+_add("ex-resnet-skip-grad", "output", "the block's output at X = [0.5, 0.5]", RB, "array",
+     "𝓕(X) = W₂ ReLU(W₁X), output = ReLU(𝓕(X) + X)", _skip_output,
      mistakes=lambda: [(_skip_block().body.forward(np.array([[0.5, 0.5]]))[0],
-                        "that is F(x): add the skip x before the final ReLU")])
-_add("ex-resnet-skip-grad", "jacobian", "the Jacobian ∂y/∂x at x = [0.5, 0.5]", RB, "array",
+                        "that is 𝓕(X): add the skip X before the final ReLU")])
+_add("ex-resnet-skip-grad", "jacobian", "the Jacobian ∂Y/∂X at X = [0.5, 0.5]", RB, "array",
      "with every ReLU active the Jacobian is I + W₂W₁", _skip_jacobian,
      mistakes=lambda: [(_skip_jacobian(skip=False), "that is the branch's Jacobian: the skip adds "
                                                     "the identity"),
@@ -214,7 +214,7 @@ _add("ex-resnet-projection", "option_a", "parameters of the zero-padding shortcu
 
 # classic_architectures --------------------------------------------------------------------------
 CA = "classic_architectures"
-_CONV_PARAMS = "a conv layer has (F·F·C_in + 1)·C_out parameters"
+_CONV_PARAMS = "a conv layer has (k·k·C_in + 1)·C_out parameters"
 
 
 def _vgg_block3(bias=True) -> int:

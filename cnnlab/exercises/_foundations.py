@@ -56,25 +56,25 @@ _add("ex-conv-by-hand-plus", "strongest", "plus filter: (row, column) of the str
 
 # convolution_layer -----------------------------------------------------------------------------
 CL = "convolution_layer"
-_add("ex-conv-layer-same-even", "a", "4×4 filter on 10×10 with P = ⌊F/2⌋: output size", CL,
-     "number", OUTPUT_SIZE + "; P = ⌊F/2⌋ for this even F",
+_add("ex-conv-layer-same-even", "a", "4×4 filter on 10×10 with P = ⌊k/2⌋: output size", CL,
+     "number", OUTPUT_SIZE + "; P = ⌊k/2⌋ for this even k",
      lambda: conv_output_size(10, 4, stride=1, padding=4 // 2), integer=True,
-     mistakes=lambda: [(10, "P = ⌊F/2⌋ is not the 'same' padding for an even filter: apply the "
+     mistakes=lambda: [(10, "P = ⌊k/2⌋ is not the 'same' padding for an even filter: apply the "
                             "formula with this P"),
-                       (conv_output_size(10, 4, padding=1), "P = ⌊F/2⌋, not ⌊(F − 1)/2⌋")])
+                       (conv_output_size(10, 4, padding=1), "P = ⌊k/2⌋, not ⌊(k − 1)/2⌋")])
 _add("ex-conv-layer-same-even", "padding", "'same' padding (top, bottom, left, right) for a 4×4 "
-     "filter", CL, "array", "'same' needs F − 1 zeros per axis in total; when that is odd, the "
+     "filter", CL, "array", "'same' needs k − 1 zeros per axis in total; when that is odd, the "
      "extra zero goes at the bottom and on the right (as in PyTorch)",
      lambda: resolve_padding("same", (4, 4)),
      mistakes=lambda: [((2, 1, 2, 1), "the extra zero goes at the bottom and on the right, "
                                       "not at the top and on the left"),
-                       ((2, 2, 2, 2), "that is P = ⌊F/2⌋ on every side: 'same' needs only F − 1 "
+                       ((2, 2, 2, 2), "that is P = ⌊k/2⌋ on every side: 'same' needs only k − 1 "
                                       "zeros per axis"),
                        ((1, 1, 2, 2), "the order is (top, bottom, left, right)")])
 _add("ex-conv-layer-same-even", "b", "output size with padding='same'", CL, "number",
-     "with the 'same' zeros: padded width W + top + bottom, minus F, plus one",
+     "with the 'same' zeros: padded width W + top + bottom, minus k, plus one",
      lambda: conv_output_size(10, 4) + sum(resolve_padding("same", (4, 4))[:2]), integer=True,
-     mistakes=lambda: [(conv_output_size(10, 4, padding=2), "that is P = ⌊F/2⌋ on both sides; "
+     mistakes=lambda: [(conv_output_size(10, 4, padding=2), "that is P = ⌊k/2⌋ on both sides; "
                                                             "'same' pads less")])
 
 _X2 = [[[1, 2, 0], [0, 1, 3], [2, 1, 1]], [[0, 1, 1], [2, 0, 1], [1, 1, 0]]]
@@ -112,7 +112,7 @@ _add("ex-conv-layer-two-channels", "weight_shape", "shape of the weight array", 
      mistakes=lambda: [((2, 1, 2, 2), "the order is (C_out, C_in, kH, kW): one filter, two "
                                       "channels")])
 
-_FASHION_HINT = ("a conv layer has (F·F·C_in + 1)·C_out parameters, a linear layer "
+_FASHION_HINT = ("a conv layer has (k·k·C_in + 1)·C_out parameters, a linear layer "
                  "(inputs + 1)·outputs; the padding keeps the size, each pooling halves it")
 _add("ex-conv-layer-fashion", "conv1", "Fashion-MNIST net: parameters of the first convolution",
      CL, "number", _FASHION_HINT, lambda: conv2d_parameters(1, 16, 5), integer=True,
@@ -141,11 +141,12 @@ def _saturation(forward, backward, hi):
 
 
 _add("ex-conv-layer-saturation", "sigmoid", "|x| where the sigmoid's slope falls to 0.01", CL,
-     "number", "solve σ(1 − σ) = 0.01 for σ (take the root above ½), then invert the sigmoid: "
-     "x = ln(σ/(1 − σ))", lambda: _saturation(sigmoid_forward, sigmoid_backward, 20.0),
+     "number", "with v = sigmoid(x), solve v(1 − v) = 0.01 for v (take the root above ½), then "
+     "invert the sigmoid: x = ln(v/(1 − v))",
+     lambda: _saturation(sigmoid_forward, sigmoid_backward, 20.0),
      atol=0.01, rtol=0.0, normalize=abs,
-     mistakes=lambda: [((1 + math.sqrt(0.96)) / 2, "that is σ(x): now solve for x"),
-                       (math.log(99), "σ(1 − σ) = 0.01 is not the same as σ = 0.99")])
+     mistakes=lambda: [((1 + math.sqrt(0.96)) / 2, "that is sigmoid(x): now solve for x"),
+                       (math.log(99), "v(1 − v) = 0.01 is not the same as v = 0.99")])
 _add("ex-conv-layer-saturation", "tanh", "|x| where tanh's slope falls to 0.01", CL, "number",
      "1 − tanh²x = 0.01 gives tanh x = √0.99; then x = artanh(√0.99)",
      lambda: _saturation(tanh_forward, tanh_backward, 20.0), atol=0.01, rtol=0.0, normalize=abs,
@@ -156,7 +157,7 @@ _add("ex-conv-layer-saturation", "tanh", "|x| where tanh's slope falls to 0.01",
 
 # why_convolution -------------------------------------------------------------------------------
 WC = "why_convolution"
-_PARAMS = ("a conv layer has (F·F·C_in + 1)·C_out parameters, a fully connected layer "
+_PARAMS = ("a conv layer has (k·k·C_in + 1)·C_out parameters, a fully connected layer "
            "(inputs + 1)·outputs")
 _add("ex-why-conv-cifar", "conv", "parameters of the 3×3 convolution with 32 filters", WC, "number",
      _PARAMS, lambda: conv2d_parameters(3, 32, 3), integer=True,

@@ -70,7 +70,7 @@ def _linear_saliency(reduce: str) -> np.ndarray:
 
 _W1 = np.asarray(_WL[1]).reshape(2, 1, 3)
 _add("ex-interpret-linear-saliency", "raw", "the raw saliency of class 1, shape (2, 1, 3)", WL,
-     "array", "∂z_1/∂x of z = Wx + b is row 1 of W, put back in the image's (C, H, W) order "
+     "array", "∂z_1/∂X of z = WX + b is row 1 of W, put back in the image's (C, H, W) order "
      "(Flatten reads channel by channel, then row by row)",
      lambda: _linear_saliency("none"),
      mistakes=lambda: [(np.asarray(_WL[0]).reshape(2, 1, 3), "use the row of class 1"),
@@ -79,7 +79,7 @@ _add("ex-interpret-linear-saliency", "raw", "the raw saliency of class 1, shape 
                        (_W1 * np.asarray(_XL), "the gradient of a linear function does not "
                                                "depend on the input: that is gradient × input")])
 _add("ex-interpret-linear-saliency", "max_abs", "the saliency map of class 1 (1×3, max over "
-     "channels of |∂z_1/∂x|)", WL, "array",
+     "channels of |∂z_1/∂X|)", WL, "array",
      "take the absolute value of each channel's gradient, then the larger of the two channels "
      "at each pixel", lambda: _linear_saliency("max_abs"),
      mistakes=lambda: [(_W1.max(axis=0), "take absolute values before the maximum"),
@@ -118,9 +118,10 @@ _add("ex-interpret-occlusion-by-hand", "drops", "the two entries of the occlusio
 
 # --- ex-interpret-saturation: two classes, dp/dx = p(1 - p) d(z_t - z_o)/dx ----------------------
 _P = 0.98
-_add("ex-interpret-saturation", "factor", "∂p_t/∂x divided by ∂(z_t − z_o)/∂x at p_t = 0.98",
-     WL, "number", "differentiate p_t = σ(z_t − z_o), the logistic function of the logit "
-     "difference: σ' = σ(1 − σ)", lambda: _P * (1 - _P), rtol=1e-3,
-     mistakes=lambda: [(1 - _P, "σ' = σ(1 − σ): both factors"),
-                       (_P, "σ' = σ(1 − σ): both factors"),
-                       (_P * (1 - _P) ** 2, "σ'(u) = σ(u)(1 − σ(u)), one factor of each")])
+_add("ex-interpret-saturation", "factor", "∂p_t/∂X divided by ∂(z_t − z_o)/∂X at p_t = 0.98",
+     WL, "number", "differentiate p_t = sigmoid(z_t − z_o), the logistic function of the logit "
+     "difference: sigmoid' = sigmoid·(1 − sigmoid)", lambda: _P * (1 - _P), rtol=1e-3,
+     mistakes=lambda: [(1 - _P, "sigmoid' = sigmoid·(1 − sigmoid): both factors"),
+                       (_P, "sigmoid' = sigmoid·(1 − sigmoid): both factors"),
+                       (_P * (1 - _P) ** 2,
+                        "sigmoid'(u) = sigmoid(u)(1 − sigmoid(u)), one factor of each")])

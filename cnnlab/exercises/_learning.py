@@ -31,7 +31,7 @@ _add("ex-backprop-by-hand", "bias", "∂L/∂b", BP, "number",
      mistakes=lambda: [(np.mean(_DE), "sum δ over the positions, don't average"),
                        (np.sum(np.abs(_DE)), "keep the signs of δ")])
 _add("ex-backprop-by-hand", "weight", "∂L/∂W (2×2)", BP, "array",
-     "∂L/∂W_{m,n} = Σ δ_{i,j} X_{i+m, j+n}: slide δ over X like a filter (no flip)",
+     "∂L/∂W_{p,q} = Σ δ_{i,j} X_{i+p, j+q}: slide δ over X like a filter (no flip)",
      lambda: _by_hand_grads()[1],
      mistakes=lambda: [(_by_hand_grads()[1][::-1, ::-1], "no flip: ∂L/∂W is the cross-correlation "
                                                          "of X with δ"),

@@ -60,7 +60,7 @@ _add("ex-loss-bn-two-classes", "loss", "the loss for z = (1, −0.5), label 1", 
                                                     "class has the smaller logit here"),
                        (1.5, "log(1 + e^t) is close to t only for large t")])
 _add("ex-loss-bn-two-classes", "dz1", "∂L/∂z₁", CH, "number",
-     "∂L/∂z₁ = σ(z₁ − z₀) − y: a probability minus the label",
+     "∂L/∂z₁ = sigmoid(z₁ − z₀) − y: a probability minus the label",
      lambda: _two()[1],
      mistakes=lambda: [(1 / (1 + math.exp(1.5)), "subtract the label y = 1"),
                        (-_two()[1], "it is the probability minus the label")])
@@ -109,10 +109,10 @@ def _bn_dx():
 
 
 _add("ex-loss-bn-backward-sums", "dx", "∂L/∂x for the upstream gradient (1, 0, 0, 0)", CH,
-     "array", "dx = γ/(m·σ)·(m·dout − Σ dout − x̂·Σ(dout·x̂)), with σ = √(var + ε)",
+     "array", "dx = γ/(m·σ̃)·(m·dout − Σ dout − x̂·Σ(dout·x̂)), with σ̃ = √(σ_B² + ε)",
      _bn_dx, **_BN_TOL,
      mistakes=lambda: [(np.array([0.5, 0.0, 0.0, 0.0]), "that is the evaluation-mode gradient "
-                                                        "γ·dout/σ: in training mode the mean "
+                                                        "γ·dout/σ̃: in training mode the mean "
                                                         "and the variance depend on x too"),
                        (np.array([0.375, -0.125, -0.125, -0.125]), "the variance depends on x "
                                                                    "too: keep the x̂ term")])
@@ -128,13 +128,13 @@ def _fold():
     return float(w[0, 0]), float(b[0])
 
 
-_FOLD = "with s = γ/√(σ̂² + ε): W' = s·W and b' = s·(b − μ̂) + β"
+_FOLD = "with γ' = γ/√(σ̂² + ε): W' = γ'·W and b' = γ'·(b − μ̂) + β"
 _add("ex-loss-bn-fold-by-hand", "weight", "the folded weight W'", CH, "number", _FOLD,
      lambda: _fold()[0], **_BN_TOL,
      mistakes=lambda: [(3 * 2 / 16, "divide by the standard deviation √σ̂², not the variance"),
                        (3 / 4, "multiply by γ as well")])
 _add("ex-loss-bn-fold-by-hand", "bias", "the folded bias b'", CH, "number", _FOLD,
      lambda: _fold()[1], **_BN_TOL,
-     mistakes=lambda: [(2 * 0.5 - 8 + 0.5, "scale the mean as well: b' = s·(b − μ̂) + β"),
-                       (2 - 8 + 0.5, "the difference b − μ̂ is scaled by s"),
+     mistakes=lambda: [(2 * 0.5 - 8 + 0.5, "scale the mean as well: b' = γ'·(b − μ̂) + β"),
+                       (2 - 8 + 0.5, "the difference b − μ̂ is scaled by γ'"),
                        (0.5 * (2 - 8), "add β after scaling")])

@@ -40,7 +40,7 @@ _add("ex-shapes-by-hand", "flatten", "inputs of the linear layer", TS, "number",
                                                                  "not its window size"),
                        (16 * _by_hand_sizes() ** 2, "the second convolution has 32 channels")])
 _add("ex-shapes-by-hand", "params", "parameters of the conv, conv and linear layers", TS, "array",
-     "a conv layer has (F·F·C_in + 1)·C_out parameters, a linear layer (inputs + 1)·outputs",
+     "a conv layer has (k·k·C_in + 1)·C_out parameters, a linear layer (inputs + 1)·outputs",
      _by_hand_params,
      mistakes=lambda: [(_by_hand_params(bias=False), "did you count the biases?")])
 _add("ex-shapes-by-hand", "total", "total parameters", TS, "number",
@@ -100,7 +100,7 @@ def _vgg16(bias=True) -> tuple[int, int]:
 
 _add("ex-shapes-vgg16", "total", "VGG-16's exact parameter count", TS, "number",
      "padding 1 keeps the 3×3 convolutions at their input size, each 2×2/2 pooling halves it; "
-     "count (F·F·C_in + 1)·C_out per convolution and (inputs + 1)·outputs per linear layer",
+     "count (k·k·C_in + 1)·C_out per convolution and (inputs + 1)·outputs per linear layer",
      lambda: sum(_vgg16()), integer=True,
      mistakes=lambda: [(sum(_vgg16(bias=False)), "did you count the biases?"),
                        (_vgg16()[1], "that is only the fully connected layers"),
@@ -198,13 +198,13 @@ def _doubling_rule(double=True):
     return out
 
 
-_RF = "r grows by (k − 1)·j and j is multiplied by the stride, starting from r = j = 1"
+_RF = "R grows by (k − 1)·J and J is multiplied by the stride S, starting from R = J = 1"
 _add("ex-pooling-rf-vgg", "rf", "receptive field after each of the six layers", PR, "array", _RF,
      lambda: [row.receptive_field for row in receptive_field(_VGG_STACK)],
-     mistakes=lambda: [(_doubling_rule(), "pooling does not double the field: it adds (k − 1)·j "
+     mistakes=lambda: [(_doubling_rule(), "pooling does not double the field: it adds (k − 1)·J "
                                           "like any layer"),
                        (_doubling_rule(double=False), "after a pooling each layer's growth is "
-                                                      "multiplied by the jump j")])
+                                                      "multiplied by the jump J")])
 _add("ex-pooling-rf-vgg", "jump", "jump after each of the six layers", PR, "array", _RF,
      lambda: [row.jump for row in receptive_field(_VGG_STACK)],
      mistakes=lambda: [([1, 1, 2, 2, 2, 3], "jumps multiply by the stride, they don't add")])

@@ -25,10 +25,10 @@ _add("ex-transposed-sizes", "a", "5×5 input, 3×3 kernel, stride 2, no padding:
                                                                  "width")])
 _add("ex-transposed-sizes", "padding", "7×7 → 14×14 with a 4×4 kernel and stride 2: padding", TC,
      "number", "write the full output's size first (input size, stride, kernel), then remove "
-     "p rows on each side", lambda: next(p for p in range(4)
+     "P rows on each side", lambda: next(p for p in range(4)
                                          if conv_transpose_output_size(7, 4, 2, p) == 14),
      integer=True,
-     mistakes=lambda: [(2, "padding is cropped on both sides: 2p rows go in all"),
+     mistakes=lambda: [(2, "padding is cropped on both sides: 2P rows go in all"),
                        (0, "without padding the output is larger than 14×14")])
 _add("ex-transposed-sizes", "output_padding", "undo a 3×3, stride-2, padding-1 convolution of a "
      "10×10 image: output_padding", TC, "number",
@@ -61,14 +61,14 @@ _add("ex-transposed-adjoint", "matrix", "the 3×5 matrix C of the convolution", 
      _conv_matrix,
      mistakes=lambda: [(_conv_matrix(_W1[::-1]), "no flip: deep learning's convolution slides "
                                                  "the kernel as it is")])
-_add("ex-transposed-adjoint", "transposed", "the transposed convolution of z = (1, 0, 2)", TC,
-     "array", "each z_i adds z_i times the kernel at positions i, i + 1 and i + 2 (scatter, no "
-     "flip); it equals C^T z", _transposed,
+_add("ex-transposed-adjoint", "transposed", "the transposed convolution of δ = (1, 0, 2)", TC,
+     "array", "each δ_i adds δ_i times the kernel at positions i, i + 1 and i + 2 (scatter, no "
+     "flip); it equals C^T δ", _transposed,
      mistakes=lambda: [(_transposed(w=_W1[::-1]), "scatter the kernel as it is; as a sliding "
                                                   "window a transposed convolution uses the "
                                                   "kernel rotated by 180°")])
-_add("ex-transposed-adjoint", "inner", "⟨Cx, z⟩ for x = (1, 1, 1, 1, 1)", TC, "number",
-     "⟨a, b⟩ = Σ a_i b_i; computed as ⟨Cx, z⟩ or as ⟨x, C^T z⟩, it is the same number",
+_add("ex-transposed-adjoint", "inner", "⟨CX, δ⟩ for X = (1, 1, 1, 1, 1)", TC, "number",
+     "⟨a, b⟩ = Σ a_i b_i; computed as ⟨CX, δ⟩ or as ⟨X, C^T δ⟩, it is the same number",
      lambda: float(_conv_matrix() @ np.ones(5) @ _Z1), integer=True)
 
 # ex-transposed-checkerboard ---------------------------------------------------------------------
