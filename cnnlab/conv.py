@@ -171,8 +171,8 @@ def conv2d_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = 
     ``(C_out, K) @ (K, N*H_out*W_out)``, which is reordered to NCHW while the
     bias is added.  ``cnnlab._im2col`` picks the column order per shape.
     Dilation only changes which pixels each kernel offset copies.  With
-    ``groups = G`` the rows of ``cols`` and of ``W_mat`` split into ``G`` blocks
-    and the product becomes ``G`` stacked ones, ``(G, C_out/G, K/G) @ (G, K/G, M)``.
+    ``groups = g`` the rows of ``cols`` and of ``W_mat`` split into ``g`` blocks
+    and the product becomes ``g`` stacked ones, ``(g, C_out/g, K/g) @ (g, K/g, M)``.
     """
     stride, pads, dilation, groups, out_shape = _check_conv(x, weight, bias, stride, padding,
                                                             dilation, groups)
@@ -211,9 +211,9 @@ def conv2d_backward(dout: np.ndarray,
 
     Notes
     -----
-    With ``G = dout`` reordered like the columns, ``(C_out, M)`` (``M = N*H_out*W_out``,
-    or a few more in the wide column order): ``dW_mat = G @ cols^T`` (one GEMM
-    summing over the whole batch), ``db = G.sum(axis=1)`` and ``dcols = W_mat^T @ G``
+    With ``delta = dout`` reordered like the columns, ``(C_out, M)`` (``M = N*H_out*W_out``,
+    or a few more in the wide column order): ``dW_mat = delta @ cols^T`` (one GEMM
+    summing over the whole batch), ``db = delta.sum(axis=1)``, ``dcols = W_mat^T @ delta``
     (per group when ``groups > 1``).  ``dcols`` is scattered back (col2im) with one
     slice-add per kernel offset into a zero padded buffer, which is then cropped.
     Strided convolutions need no zero-dilated ``dout``.
