@@ -579,7 +579,8 @@ def test_notebook_pages_offer_download_repository_and_launch_links():
     for page in notebooks:
         html = (HTML / page).read_text(encoding="utf-8")
         source = page.removesuffix(".html") + ".ipynb"
-        assert f'href="../_sources/{source}"' in html, f"{page}: no .ipynb download link"
+        up = "../" * page.count("/")  # book/x.html -> ../, book/labs/x.html -> ../../
+        assert f'href="{up}_sources/{source}"' in html, f"{page}: no .ipynb download link"
         assert (HTML / "_sources" / source).exists(), f"{page}: the .ipynb is not served"
         assert f'href="{url}"' in html, f"{page}: no repository button linking {url}"
         assert f"mybinder.org/v2/gh/{org_repo}/" in html, page
