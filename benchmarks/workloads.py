@@ -110,6 +110,12 @@ def conv_numpy_setup(case: dict, dtype: str, which: str) -> dict:
 def conv_peak_memory(case: dict, dtype: str, side: str) -> dict:
     """Bytes above the resident set of one conv forward+backward (cnnlab or torch), on Linux.
 
+    Run it in a process of its own (``bench.py`` spawns one): it sets the C library's
+    allocator to hand every block of 64 KiB or more back to the system when it is freed,
+    so that the resident set follows what is alive. Otherwise glibc raises its
+    mmap threshold after the first large ``free`` and keeps the warm-up's memory
+    resident, and the measured pass reuses it without raising the peak.
+
     The data are built and one pass runs as a warm-up (torch initialises its thread pools
     and kernels lazily, tens of MiB that belong to no pass). Then the kernel's peak resident
     set size (``VmHWM``) is reset through ``/proc/self/clear_refs`` and one more forward and
@@ -134,6 +140,7 @@ def conv_peak_memory(case: dict, dtype: str, side: str) -> dict:
         def run():
             return conv2d_backward(dout, conv2d_forward(x, weight, bias, s, p)[1])
     run()  # the warm-up; its result is freed at once
+    _return_freed_memory()
     try:
         with open("/proc/self/clear_refs", "w", encoding="ascii") as refs:
             refs.write("5")  # reset the peak resident set size to the current one
@@ -144,6 +151,18 @@ def conv_peak_memory(case: dict, dtype: str, side: str) -> dict:
     peak = _status_kib("VmHWM")
     del result
     return {"peak_bytes": max(0, peak - before) * 1024}
+
+
+def _return_freed_memory() -> None:
+    """glibc: a fixed mmap threshold of 64 KiB (no dynamic raise), freed heap trimmed."""
+    import ctypes
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    m_mmap_threshold = -3
+    libc.mallopt(m_mmap_threshold, 64 * 1024)
+    libc.malloc_trim(0)
 
 
 def _status_kib(field: str) -> int:
