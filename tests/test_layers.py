@@ -14,13 +14,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cnnlab import activations, conv, linear, pool
+from cnnlab import activations, conv, conv_transpose, linear, pool
 from cnnlab.gradcheck import gradcheck
 from cnnlab.gradcheck import module_gradcheck as gradcheck_module
 from cnnlab.init import fans, he_normal, he_uniform, xavier_normal, xavier_uniform
 from cnnlab.layers import (
     AvgPool2d,
     Conv2d,
+    ConvTranspose2d,
     Dropout,
     Flatten,
     Linear,
@@ -73,6 +74,12 @@ CASES = {
         (1, 2, 6, 5), "smooth",
         lambda L, x: conv.conv2d_forward(x, L.weight.data, _bias(L), 1, "same")[0],
         lambda t: t.nn.Conv2d(2, 2, 4, padding="same", dtype=t.float64)),
+    "conv_transpose_k4_s2_p1": (
+        lambda: ConvTranspose2d(3, 2, 4, stride=2, padding=1, rng=4, dtype=F64),
+        (2, 3, 4, 4), "smooth",
+        lambda L, x: conv_transpose.conv_transpose2d_forward(x, L.weight.data, _bias(L), 2,
+                                                             1)[0],
+        lambda t: t.nn.ConvTranspose2d(3, 2, 4, stride=2, padding=1, dtype=t.float64)),
     "maxpool2": (lambda: MaxPool2d(2), (2, 3, 6, 6), "distinct",
                  lambda L, x: pool.max_pool2d_forward(x, 2)[0],
                  lambda t: t.nn.MaxPool2d(2)),
@@ -165,7 +172,8 @@ def test_output_shape_matches_forward(case_id, rng):
 @pytest.mark.parametrize("case_id", IDS)
 def test_backward_mutates_nothing_and_checks_order(case_id, rng):
     layer, x, _, _ = build(case_id, rng)
-    with pytest.raises(RuntimeError, match="backward called before forward"):
+    with pytest.raises(RuntimeError,
+                       match=f"{type(layer).__name__}.backward called before forward"):
         layer.backward(np.ones(layer.output_shape(x.shape)))
     x0 = x.copy()
     out = layer(x)
