@@ -191,8 +191,11 @@ def run(args) -> dict:
     for i in conv_items if not args.no_memory else ():
         for who in ("cnnlab", "torch") if with_torch else ("cnnlab",):
             _progress(f"peak memory {who:6s} {label('conv', items[i]['case'], items[i]['dtype'])}")
-            peaks[i][who] = call({**items[i], **base, "kind": "memory", "who": who,
-                                  "side": "torch" if who == "torch" else "numpy"})["peak_bytes"]
+            spec = {**items[i], **base, "kind": "memory", "who": who,
+                    "side": "torch" if who == "torch" else "numpy"}
+            # always a process of its own, even with --in-process: the measurement changes
+            # the allocator's settings and reads the process's peak resident set
+            peaks[i][who] = spawn(spec, args.threads, args.inherit_blas_env)["peak_bytes"]
     results = []
     for item, measured, peak in zip(items, samples, peaks, strict=True):
         seconds = {}
