@@ -13,7 +13,10 @@ contiguous runs (NumPy pays per run, so runs of 10 floats are expensive):
 ``batch_last`` (stride 1 and a batch at least twice the output width; float64
     strided convolutions with N >= 16)
     columns ``(i, j, n)``; the input is reordered to ``(C, H_pad, W_pad, N)``,
-    so a window offset slice is contiguous over ``(j, n)`` (over ``n`` if strided).
+    so a window offset slice is contiguous over ``(j, n)``.  Strided, the input is
+    stored split into its ``s_h * s_w`` stride phases (``Plan.phased``): offset
+    ``(p, q)`` reads only phase ``(p mod s_h, q mod s_w)``, with unit stride, so its
+    slice is again contiguous over ``(j, n)``.
 ``wide`` (stride 1 otherwise, if the padded width adds at most 25 %)
     columns ``(n, i, j')`` with ``j'`` running over the whole *padded* width.
     Then the window at offset ``(p, q)`` is one flat slice of the padded
@@ -161,6 +164,11 @@ class Plan(NamedTuple):
     wo: int
 
     @property
+    def phased(self) -> bool:
+        """Batch-last and strided: the padded input is stored split into stride phases."""
+        return self.batch_last and (self.sh, self.sw) != (1, 1)
+
+    @property
     def grid(self) -> tuple[int, int, int]:
         """Shape of the column index: ``(H_out, W_out, N)`` or ``(N, H_out, W_grid)``."""
         if self.batch_last:
@@ -169,7 +177,14 @@ class Plan(NamedTuple):
 
     @property
     def padded_shape(self) -> tuple[int, int, int, int]:
-        """Shape of the reordered, zero padded input."""
+        """Shape of the reordered, zero padded input.
+
+        Phased: ``(C, s_h, s_w, ceil(H_pad/s_h), ceil(W_pad/s_w), N)``, where
+        ``[c, a, b, t, u, n]`` holds padded pixel ``(t*s_h + a, u*s_w + b)``.
+        """
+        if self.phased:
+            return (self.c, self.sh, self.sw, -(-self.hp // self.sh), -(-self.wp // self.sw),
+                    self.n)
         if self.batch_last:
             return (self.c, self.hp, self.wp, self.n)
         return (self.c, self.n, self.hp, self.wp)
@@ -224,10 +239,29 @@ def _padded_buffer(name: str, plan: Plan, dtype) -> tuple[np.ndarray, np.ndarray
     return flat[:size].reshape(plan.padded_shape), flat
 
 
-def _interior(buf: np.ndarray, plan: Plan) -> np.ndarray:
-    """The unpadded part of a buffer of ``plan.padded_shape``."""
-    rows, cols = slice(plan.top, plan.top + plan.h), slice(plan.left, plan.left + plan.w)
-    return buf[:, rows, cols, :] if plan.batch_last else buf[:, :, rows, cols]
+def _interior(buf: np.ndarray, plan: Plan):
+    """Yield ``(view, rows, cols)``: parts of the unpadded input inside a buffer of
+    ``plan.padded_shape`` and where they come from, ``x[:, :, rows, cols]``.
+
+    One part, unless the buffer is phased: then one per stride phase.
+    """
+    if not plan.phased:
+        rows, cols = slice(plan.top, plan.top + plan.h), slice(plan.left, plan.left + plan.w)
+        yield (buf[:, rows, cols, :] if plan.batch_last else buf[:, :, rows, cols]), \
+            slice(None), slice(None)
+        return
+
+    def split(size, before, step, phase):  # (first index in the phase, x's slice)
+        first = -(-(before - phase) // step)  # the phase's first row at or after `before`
+        start = first * step + phase - before
+        return first, len(range(start, size, step)), slice(start, size, step)
+
+    for a in range(plan.sh):
+        t0, nh, rows = split(plan.h, plan.top, plan.sh, a)
+        for b in range(plan.sw):
+            u0, nw, cols = split(plan.w, plan.left, plan.sw, b)
+            if nh and nw:
+                yield buf[:, a, b, t0:t0 + nh, u0:u0 + nw, :], rows, cols
 
 
 def _windows(buf: np.ndarray, plan: Plan, flat: np.ndarray | None = None):
@@ -243,6 +277,13 @@ def _windows(buf: np.ndarray, plan: Plan, flat: np.ndarray | None = None):
                 start = p * plan.dh * plan.wp + q * plan.dw
                 shifted = flat[start:start + size].reshape(plan.c, plan.n, plane)
                 yield p, q, shifted[:, :, :plan.ho * plan.wp].reshape(plan.c, *plan.grid)
+        return
+    if plan.phased:  # offset (p, q) reads one phase, unit stride: runs of W_out*N items
+        for p in range(plan.kh):
+            t, a = divmod(p * plan.dh, plan.sh)
+            for q in range(plan.kw):
+                u, b = divmod(q * plan.dw, plan.sw)
+                yield p, q, buf[:, a, b, t:t + plan.ho, u:u + plan.wo, :]
         return
     for p in range(plan.kh):
         r0 = p * plan.dh
@@ -283,7 +324,9 @@ def im2col(x: np.ndarray, plan: Plan) -> np.ndarray:
         xp, flat = x.transpose(plan.to_grid), None  # nothing to pad: read x in place
     else:
         xp, flat = _padded_buffer("im2col_input", plan, x.dtype)
-        np.copyto(_interior(xp, plan), _staged(x, plan.to_grid, plan).transpose(plan.to_grid))
+        for part, rows, cols in _interior(xp, plan):
+            np.copyto(part, _staged(x[:, :, rows, cols], plan.to_grid, plan)
+                      .transpose(plan.to_grid))
     shape = (plan.c, plan.kh, plan.kw, *plan.grid)
     check_memory(math.prod(shape) * x.itemsize, "x, weight",
                  f"the im2col columns {shape} of x {x.shape} for a {plan.kh}x{plan.kw} kernel")
@@ -304,7 +347,8 @@ def col2im(dcols: np.ndarray, plan: Plan) -> np.ndarray:
     for p, q, view in _windows(dxp, plan, flat):
         view += dcols[:, p, q]
     dx = np.empty((plan.n, plan.c, plan.h, plan.w), dtype=dcols.dtype)
-    np.copyto(dx, _staged(_interior(dxp, plan), plan.to_nchw, plan).transpose(plan.to_nchw))
+    for part, rows, cols in _interior(dxp, plan):  # together they write every entry of dx
+        np.copyto(dx[:, :, rows, cols], _staged(part, plan.to_nchw, plan).transpose(plan.to_nchw))
     return dx
 
 
