@@ -183,7 +183,8 @@ def run(args) -> dict:
             for side in sides if rnd % 2 == 0 else sides[::-1]:  # alternate who goes first
                 spec = {**item, **base, "side": side}
                 if item["kind"] == "conv":
-                    spec["which"] = ["torch"] if side == "torch" else ["cnnlab", "textbook", "gemm"]
+                    spec["which"] = (["torch"] if side == "torch"
+                                     else ["cnnlab", "textbook", "gemm", "parts"])
                 _progress(f"round {rnd + 1}/{args.rounds} {side:5s} "
                           f"{label(item['kind'], item['case'], item['dtype'])}")
                 record(i, call(spec))

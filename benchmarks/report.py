@@ -108,6 +108,16 @@ def table(data: dict) -> str:
                          f"{ms(get('cnnlab', 'backward'))}{ms(c)} |{ms(t)} "
                          f"{_ratio(c, t):>7s} |{ms(tb)} {_ratio(tb, c):>8s} |{ms(g)} "
                          f"{_pct(g, c):>5s} |{ms(get('naive'))}")
+    parted = [r for r in data["results"] if r["seconds"].get("parts")]
+    if parted:
+        lines.append(f"\n{'where cnnlab fwd+bwd goes (ms)':33s}   im2col  3 GEMMs reorders"
+                     f"   col2im |  GEMMs x torch")
+        for r in parted:
+            part, t = r["seconds"]["parts"], r["seconds"].get("torch", {}).get("fwd_bwd")
+            gemms = sum(v for k, v in part.items() if k.startswith("gemm_"))
+            reorders = part["to_nchw"] + part["to_grid"] + part["dbias"]
+            lines.append(f"{r['label']:33s} {ms(part['im2col'])}{ms(gemms)}{ms(reorders)}"
+                         f"{ms(part['col2im'])} | {_ratio(gemms, t):>8s}")
     peaks = [r for r in data["results"] if r.get("peak_bytes")]
     if peaks:
         lines.append(f"\n{'peak memory of one fwd+bwd (MiB)':33s}    cnnlab     torch  x torch")

@@ -71,8 +71,10 @@ def textbook_backward(dout, cache):
 
 
 def conv_numpy_setup(case: dict, dtype: str, which: str) -> dict:
-    """Timed callables of one conv case: ``which`` in {cnnlab, textbook, gemm, naive}."""
+    """Timed callables of one conv case: ``which`` in {cnnlab, textbook, gemm, naive, parts}."""
     from cnnlab.conv import conv2d_backward, conv2d_backward_naive, conv2d_forward, conv2d_naive
+    if which == "parts":
+        return conv_parts_setup(case, dtype)
     x, weight, bias, dout = conv_data(case, dtype)
     s, p = case["stride"], case["pad"]
     if which == "cnnlab":
@@ -95,16 +97,54 @@ def conv_numpy_setup(case: dict, dtype: str, which: str) -> dict:
     rng = np.random.default_rng(SEED + 1)
     a, g = weight.reshape(o, kk), dout.transpose(1, 0, 2, 3).reshape(o, m).copy()
     b = rng.standard_normal((kk, m)).astype(dtype)
-    out, dw, dcols = np.empty((o, m), dtype), np.empty((o, kk), dtype), np.empty((kk, m), dtype)
+    out, dwt, dcols = np.empty((o, m), dtype), np.empty((kk, o), dtype), np.empty((kk, m), dtype)
 
     def forward():
         np.matmul(a, b, out=out)
 
     def backward():
-        np.matmul(g, b.T, out=dw)
+        np.matmul(b, g.T, out=dwt)  # dW^T = cols @ delta^T, the faster order (as cnnlab)
         np.matmul(a.T, g, out=dcols)
 
     return {"forward": forward, "backward": backward, "fwd_bwd": lambda: (forward(), backward())}
+
+
+# The steps of cnnlab's forward and backward pass, in order; "gemm_*" are its three products.
+CONV_PARTS = ("im2col", "gemm_forward", "to_nchw", "to_grid", "dbias", "gemm_dweight",
+              "gemm_dcols", "col2im")
+
+
+def conv_parts_setup(case: dict, dtype: str) -> dict:
+    """Where the time of cnnlab's fwd+bwd goes: each step of it alone, on its own arrays.
+
+    The same calls as ``conv2d_forward`` / ``conv2d_backward`` (groups 1), one by one:
+    im2col, the forward product, the reorder to NCHW with the bias, the reorder of
+    ``dout`` to the column grid, the bias gradient, the weight-gradient product, the
+    column-gradient product and col2im.  Their sum is a little under the whole pass,
+    which also validates its arguments and allocates its results.
+    """
+    from cnnlab import _im2col as columns
+    from cnnlab.conv import conv2d_forward
+    x, weight, bias, dout = conv_data(case, dtype)
+    _, cache = conv2d_forward(x, weight, bias, case["stride"], case["pad"])
+    plan, cols = cache["plan"], cache["cols"]
+    o, kk = weight.shape[0], weight[0].size
+    m = cols.size // kk
+    w_mat, col_mat = weight.reshape(o, kk), cols.reshape(kk, m)
+    out_cols, dcols = np.empty((o, m), dtype), np.empty((kk, m), dtype)
+    grid = columns.nchw_to_grid(dout, plan).reshape(o, m)  # refreshed by "to_grid"
+    steps = {"im2col": lambda: columns.im2col(x, plan),
+             "gemm_forward": lambda: np.matmul(w_mat, col_mat, out=out_cols),
+             "to_nchw": lambda: columns.grid_to_nchw(out_cols.reshape(o, *plan.grid), plan,
+                                                     bias),
+             "to_grid": lambda: columns.nchw_to_grid(dout, plan),
+             "dbias": lambda: grid.sum(axis=1),
+             "gemm_dweight": lambda: np.matmul(col_mat, grid.T),
+             "gemm_dcols": lambda: np.matmul(w_mat.T, grid, out=dcols),
+             "col2im": lambda: columns.col2im(dcols.reshape(plan.c, plan.kh, plan.kw,
+                                                            *plan.grid), plan)}
+    assert tuple(steps) == CONV_PARTS
+    return steps
 
 
 def conv_peak_memory(case: dict, dtype: str, side: str) -> dict:

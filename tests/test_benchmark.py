@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,9 +39,10 @@ def test_in_process_run_writes_the_documented_json(bench, torch, tmp_path):
     assert kinds == ["conv"] * 4 + ["pool", "lenet"]
     for r in saved["results"]:
         if r["kind"] == "conv":
-            assert {"cnnlab", "textbook", "gemm", "torch"} <= r["seconds"].keys()
+            assert {"cnnlab", "textbook", "gemm", "torch", "parts"} <= r["seconds"].keys()
             for who in ("cnnlab", "textbook", "gemm", "torch"):
                 assert r["seconds"][who].keys() == PHASES
+            assert tuple(r["seconds"]["parts"]) == workloads_parts()
         elif r["kind"] == "pool":
             assert r["seconds"]["cnnlab"].keys() == r["seconds"]["torch"].keys() == PHASES
         else:
@@ -63,7 +65,7 @@ def test_in_process_run_writes_the_documented_json(bench, torch, tmp_path):
     for t in saved["targets"]:
         assert t["met"] == (t["value"] >= t["limit"] if "%" in t["target"]
                             else t["value"] <= t["limit"])
-    assert "x torch" in bench.table(saved)
+    assert "x torch" in bench.table(saved) and "where cnnlab fwd+bwd goes" in bench.table(saved)
     # peak memory of one conv forward+backward, both sides, on Linux
     for r in saved["results"]:
         if r["kind"] == "conv":
@@ -73,6 +75,42 @@ def test_in_process_run_writes_the_documented_json(bench, torch, tmp_path):
     assert saved["settings"]["blas_env"] == "in-process: the caller's environment"
     pools = machine["threadpoolctl"]
     assert any(p["internal_api"] == "openblas" and p["architecture"] for p in pools)
+
+
+def workloads_parts():
+    return importlib.import_module("workloads").CONV_PARTS
+
+
+# (shape, the column order forced on it): every order, strided (phased batch-last) too
+PARTS_CASES = {"batch-last": ("3,2,9,9,4,3,1,1", {"batch_last": True, "wide": False}),
+               "wide": ("3,2,9,9,4,3,1,1", {"batch_last": False, "wide": True}),
+               "plain": ("3,2,9,9,4,3,1,1", {"batch_last": False, "wide": False}),
+               "phased": ("2,3,8,9,5,3,2,1", {"batch_last": True, "wide": False}),
+               "plain-strided": ("2,3,8,9,5,3,2,1", {"batch_last": False, "wide": False})}
+
+
+@pytest.mark.parametrize("shape, order", PARTS_CASES.values(), ids=PARTS_CASES)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_conv_parts_are_the_steps_of_the_kernel(bench, monkeypatch, shape, order, dtype):
+    """Run in order, the timed parts compute exactly what conv2d_forward/backward return."""
+    import cnnlab.conv
+    import workloads
+    from cnnlab import _im2col
+    from cnnlab.conv import conv2d_backward, conv2d_forward
+    monkeypatch.setattr(cnnlab.conv, "make_plan",
+                        lambda *args: _im2col.make_plan(*args)._replace(**order))
+    case = dict(zip(workloads.CONV_KEYS, map(int, shape.split(",")), strict=True))
+    x, weight, bias, dout = workloads.conv_data(case, dtype)
+    out, cache = conv2d_forward(x, weight, bias, case["stride"], case["pad"])
+    dx, dweight, dbias = conv2d_backward(dout, cache)
+    steps = workloads.conv_parts_setup(case, dtype)
+    assert tuple(steps) == workloads.CONV_PARTS
+    results = {name: step() for name, step in steps.items()}  # in the kernel's order
+    np.testing.assert_array_equal(results["to_nchw"], out)
+    np.testing.assert_array_equal(results["dbias"], dbias)
+    np.testing.assert_allclose(results["gemm_dweight"].T.reshape(weight.shape), dweight,
+                               rtol=0, atol=0)
+    np.testing.assert_array_equal(results["col2im"], dx)
 
 
 def test_worker_processes_without_torch(tmp_path):
@@ -85,7 +123,7 @@ def test_worker_processes_without_torch(tmp_path):
     assert run.returncode == 0, run.stderr
     data = json.loads(out.read_text(encoding="utf-8"))
     (result,) = data["results"]
-    assert result["seconds"].keys() == {"cnnlab", "textbook", "gemm"}
+    assert result["seconds"].keys() == {"cnnlab", "textbook", "gemm", "parts"}
     assert data["verification"] is None and data["targets"] == []
     assert "torch" not in data["machine"] and data["machine"]["env"]["OMP_NUM_THREADS"] == "2"
 
