@@ -97,13 +97,13 @@ def conv_numpy_setup(case: dict, dtype: str, which: str) -> dict:
     rng = np.random.default_rng(SEED + 1)
     a, g = weight.reshape(o, kk), dout.transpose(1, 0, 2, 3).reshape(o, m).copy()
     b = rng.standard_normal((kk, m)).astype(dtype)
-    out, dwt, dcols = np.empty((o, m), dtype), np.empty((kk, o), dtype), np.empty((kk, m), dtype)
+    out, dw, dcols = np.empty((o, m), dtype), np.empty((o, kk), dtype), np.empty((kk, m), dtype)
 
     def forward():
         np.matmul(a, b, out=out)
 
     def backward():
-        np.matmul(b, g.T, out=dwt)  # dW^T = cols @ delta^T, the faster order (as cnnlab)
+        np.matmul(g, b.T, out=dw)
         np.matmul(a.T, g, out=dcols)
 
     return {"forward": forward, "backward": backward, "fwd_bwd": lambda: (forward(), backward())}
@@ -139,7 +139,7 @@ def conv_parts_setup(case: dict, dtype: str) -> dict:
                                                      bias),
              "to_grid": lambda: columns.nchw_to_grid(dout, plan),
              "dbias": lambda: grid.sum(axis=1),
-             "gemm_dweight": lambda: np.matmul(col_mat, grid.T),
+             "gemm_dweight": lambda: np.matmul(grid, col_mat.T),
              "gemm_dcols": lambda: np.matmul(w_mat.T, grid, out=dcols),
              "col2im": lambda: columns.col2im(dcols.reshape(plan.c, plan.kh, plan.kw,
                                                             *plan.grid), plan)}
