@@ -47,6 +47,13 @@ def test_a_clean_notebook_has_no_problems(tmp_path):
     assert check_notebooks.main([str(path)]) == 0
 
 
+def test_a_markdown_table_rendered_as_gfm_is_fine(tmp_path):
+    table = {"output_type": "display_data", "metadata": {},
+             "data": {"text/markdown": "| a | b |\n|---|---|\n| 1 | 2 |"}}
+    path = write(tmp_path, code_cell(outputs=[table], mystnb={"markdown_format": "gfm"}))
+    assert check_notebooks.hygiene_problems(path) == []
+
+
 @pytest.mark.parametrize("cell, expected", [
     ({**code_cell(outputs=()), "execution_count": None}, "was not executed"),
     (code_cell(execution={"iopub.execute_input": "2026-11-03T10:00:00Z"}), "timing metadata"),
@@ -63,8 +70,11 @@ def test_a_clean_notebook_has_no_problems(tmp_path):
     (code_cell(outputs=[{"output_type": "stream", "name": "stdout",
                          "text": [f"File {check_notebooks.ROOT}/cnnlab/fold.py:161\n"]}]),
      "names a path of this checkout"),
+    (code_cell(outputs=[{"output_type": "display_data", "metadata": {}, "data": {
+        "text/markdown": ["| a | b |\n", "|---|---|\n", "| 1 | 2 |"]}}]),
+     "Markdown table in an output"),
 ], ids=["not-executed", "timing", "error-untagged", "nbval-comment", "sys-path", "address",
-        "widget-state", "checkout-path"])
+        "widget-state", "checkout-path", "markdown-table"])
 def test_each_hygiene_problem_is_found(tmp_path, cell, expected):
     path = write(tmp_path, cell)
     problems = check_notebooks.hygiene_problems(path)

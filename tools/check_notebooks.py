@@ -10,7 +10,9 @@ problems (empty when the notebook is fine):
     tags) and no ``sys.path`` edits; no stored error outside a cell tagged ``raises-exception``;
     no memory addresses and no path of the checkout in outputs (a traceback into the package
     names its files by absolute path, which differs on every machine); every widget view has
-    its state stored.
+    its state stored; a Markdown output holding a table comes from a cell whose metadata sets
+    ``mystnb.markdown_format`` to ``gfm`` (the book renders Markdown outputs as CommonMark,
+    which has no tables: the table would show as lines of ``|`` text).
 `column_problems`
     code lines of at most `MAX_LINE` characters; every figure made in the book style (no
     ``FigureStyleWarning`` in the outputs), at most `cnnlab.viz.COLUMN_PX` wide and with alt
@@ -39,6 +41,7 @@ WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 MEMORY_ADDRESS = re.compile(r"0x[0-9a-f]{8,}")
 MODEL_ID = re.compile(r'"model_id": "([0-9a-f]{32})"')
+TABLE_RULE = re.compile(r"^\|(\s*:?-{3,}:?\s*\|)+\s*$", re.MULTILINE)  # |---|---|
 FILE_NAME_ALT = re.compile(r"^[\w./-]+\.(png|jpe?g|svg|gif)$|^[0-9a-f]{16,}", re.IGNORECASE)
 
 
@@ -77,6 +80,11 @@ def hygiene_problems(path: Path) -> list[str]:
             if out["output_type"] == "error" and "raises-exception" not in tags:
                 problems.append(f"{where} stores an error ({out.get('ename')}) but is not "
                                 "tagged raises-exception")
+            markdown = "".join(out.get("data", {}).get("text/markdown", ""))
+            fmt = cell["metadata"].get("mystnb", {}).get("markdown_format")
+            if TABLE_RULE.search(markdown) and fmt not in ("gfm", "myst"):
+                problems.append(f"{where}: a Markdown table in an output needs the cell metadata "
+                                '"mystnb": {"markdown_format": "gfm"}')
             stored = json.dumps(out)
             if MEMORY_ADDRESS.search(stored):
                 problems.append(f"{where}: memory address in an output")
