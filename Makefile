@@ -8,7 +8,7 @@ PYTEST := $(PY) -m pytest
 # Inline figures vanish in kernels started with MPLBACKEND=Agg.
 unexport MPLBACKEND
 
-.PHONY: book test unit nbval build browser standalone notebooks check-notebooks bench vendor venv clean help \
+.PHONY: book test unit nbval build browser standalone notebooks check-notebooks bench bench-haswell vendor venv clean help \
         student tag-solutions lint labs
 
 help:
@@ -19,6 +19,7 @@ help:
 	@echo "make student    the student edition (no solutions): _student/ and _build/student/html"
 	@echo "make labs       the labs as an nbgrader course in _labs/, with their release versions"
 	@echo "make bench      time cnnlab against PyTorch; writes benchmarks/results/latest.json"
+	@echo "make bench-haswell  the same with OpenBLAS's AVX2 kernels forced; writes .../haswell.json"
 
 # --- environments ----------------------------------------------------------
 $(VENV)/bin/python:
@@ -123,6 +124,11 @@ check-notebooks: $(VENV)/.book-installed
 # --- benchmarks (timings need an otherwise idle machine; ~10-15 min) --------
 bench: $(VENV)/.dev-installed
 	$(PY) benchmarks/bench.py
+
+# the same with OpenBLAS's AVX2 ("Haswell") kernels forced, for the page's comparison
+bench-haswell: $(VENV)/.dev-installed
+	OPENBLAS_CORETYPE=Haswell OPENBLAS_L2_SIZE=512 $(PY) benchmarks/bench.py \
+		--inherit-blas-env --rounds 3 --no-naive --no-memory --out benchmarks/results/haswell.json
 
 clean:
 	rm -rf _build _vendor _student .venv-standalone

@@ -261,7 +261,7 @@ def _add_intro_note(path: Path) -> None:
 
 # Files outside book/ that a chapter reads (the performance chapter reports the committed
 # benchmark).
-NOTEBOOK_DATA = ("benchmarks/results/latest.json",)
+NOTEBOOK_DATA = ("benchmarks/results/latest.json", "benchmarks/results/haswell.json")
 
 
 def write_student_tree(out: Path = STUDENT_SRC) -> list[Path]:
