@@ -227,7 +227,8 @@ def conv2d_backward(dout: np.ndarray,
     plan, cols, groups = cache["plan"], cache["cols"], cache["groups"]
     c_out = weight.shape[0]
     k, m = weight[0].size, cols.size // (weight[0].size * groups)
-    g = nchw_to_grid(dout, plan).reshape(groups, c_out // groups, m)  # (G, C_out/G, M)
+    # delta, one block per group: (groups, C_out/groups, M)
+    g = nchw_to_grid(dout, plan).reshape(groups, c_out // groups, m)
     cols = cols.reshape(groups, k, m)
     dweight = np.matmul(g, cols.transpose(0, 2, 1)).reshape(weight.shape)
     dbias = g.reshape(c_out, m).sum(axis=1) if cache["has_bias"] else None

@@ -77,7 +77,7 @@ SOLUTIONS = {
     "ex-backprop-overlap:avg": 4 / 9,
     "ex-gradcheck-taylor:forward": 0.005,
     "ex-gradcheck-taylor:central": 1.667e-5,
-    "ex-gradcheck-scale:error": lambda k: abs(k - 1) / (abs(k) + 1),
+    "ex-gradcheck-scale:error": lambda r: abs(r - 1) / (abs(r) + 1),
     "ex-gradcheck-scale:threshold": (1 + 1e-7) / (1 - 1e-7),
     "ex-loss-bn-softmax-by-hand:probs": [0.125, 0.25, 0.625],
     "ex-loss-bn-softmax-by-hand:loss": np.log(4),
@@ -394,15 +394,15 @@ def test_wrong_functions_fail_on_a_shown_input(key, capsys):
 
 
 def test_function_edge_cases_are_reported(capsys):
-    ok, printed = run("ex-gradcheck-scale:error", lambda k: (k - 1) / (k + 1), capsys)
-    assert not ok and "k=0.5" in printed and "|k − 1|" in printed
+    ok, printed = run("ex-gradcheck-scale:error", lambda r: (r - 1) / (r + 1), capsys)
+    assert not ok and "r=0.5" in printed and "|r − 1|" in printed
     ok, printed = run("ex-why-conv-reach:rule", lambda r: 3, capsys)
     assert not ok and "r=0" in printed and "border" in printed
 
 
 def test_function_checker_reports_exceptions_and_non_functions(capsys):
     ok, printed = run("ex-beyond-wavenet:field", lambda b: 1 / 0, capsys)
-    assert not ok and "ZeroDivisionError" in printed and "b=1" in printed
+    assert not ok and "ZeroDivisionError" in printed and "n_blocks=1" in printed
     ok, printed = run("ex-beyond-wavenet:field", 1024, capsys)
     assert not ok and "expected a function" in printed
     ok, printed = run("ex-gradcheck-taylor:forward", lambda: 0.005, capsys)

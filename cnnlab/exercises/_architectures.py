@@ -50,8 +50,9 @@ def _wavenet_blocks() -> int:
 
 _WAVENET = "a two-tap layer with dilation d adds d samples to the field; one block adds the sum " \
            "of its dilations"
-_add("ex-beyond-wavenet", "field", "a function: the receptive field of b blocks", BI, "function",
-     _WAVENET, lambda: _wavenet_field, inputs=[(1,), (2,), (3,), (16,)], arg_names=("b",),
+_add("ex-beyond-wavenet", "field", "a function: the receptive field of n_blocks blocks", BI,
+     "function", _WAVENET, lambda: _wavenet_field, inputs=[(1,), (2,), (3,), (16,)],
+     arg_names=("n_blocks",),
      input_hints=lambda args: ("the field starts at one sample (the input itself) and each block "
                                "adds the sum of its dilations" if args[0] == 1 else None))
 _add("ex-beyond-wavenet", "blocks", "blocks needed for one second at 16 kHz", BI, "number",

@@ -39,14 +39,14 @@ _add("ex-conv-by-hand-plus", "value", "plus filter: the output at position (1, 1
      mistakes=lambda: [
          (_plus_out(np.ones((3, 3)))[1, 1], "you summed the whole window: the plus keeps only the "
                                             "middle row and the middle column"),
-         (_plus_out(_K_BY_HAND)[1, 1], "that is the chapter's X-shaped filter K, not the plus"),
+         (_plus_out(_K_BY_HAND)[1, 1], "that is the chapter's X-shaped filter W, not the plus"),
          (_plus_out()[0, 0], "position (1, 1) is the window whose top-left corner is (1, 1), "
                              "not the window centred on input pixel (1, 1)")])
 _add("ex-conv-by-hand-plus", "output", "plus filter: the whole output", CH, "array", _PLUS_HINT,
      lambda: _plus_out(),
      mistakes=lambda: [(_plus_out(np.ones((3, 3))), "you summed whole windows: the plus keeps "
                                                     "only the middle row and column"),
-                       (_plus_out(_K_BY_HAND), "that is the chapter's filter K, not the plus"),
+                       (_plus_out(_K_BY_HAND), "that is the chapter's filter W, not the plus"),
                        (_plus_out().T, "rows and columns are swapped")])
 _add("ex-conv-by-hand-plus", "strongest", "plus filter: (row, column) of the strongest response",
      CH, "array", "find the largest output value and give its (row, column) index",

@@ -106,27 +106,27 @@ _add("ex-gradcheck-taylor", "central", "predicted error of the central differenc
                        (math.exp(0.0) * _EPS ** 2 / 2, "the cubic Taylor term has a 3! below it")])
 
 _B_SCALE = np.random.default_rng(7).standard_normal((3, 4))
-_SCALE_HINT = ("with a = k·b: max|a − b| = |k − 1|·max|b| and max(|a| + |b|) = (|k| + 1)·max|b|")
+_SCALE_HINT = ("with a = r·b: max|a − b| = |r − 1|·max|b| and max(|a| + |b|) = (|r| + 1)·max|b|")
 
 
 def _threshold_factor(low_side=False):
-    def err(k):
-        return relative_error(k * _B_SCALE, _B_SCALE) - 1e-7
+    def err(r):
+        return relative_error(r * _B_SCALE, _B_SCALE) - 1e-7
     return _solve(err, 1 - 1e-5, 1.0) if low_side else _solve(err, 1.0, 1 + 1e-5)
 
 
-_add("ex-gradcheck-scale", "error", "a function: the relative error of k·b against b", GC,
-     "function", _SCALE_HINT, lambda: (lambda k: relative_error(k * _B_SCALE, _B_SCALE)),
+_add("ex-gradcheck-scale", "error", "a function: the relative error of r·b against b", GC,
+     "function", _SCALE_HINT, lambda: (lambda r: relative_error(r * _B_SCALE, _B_SCALE)),
      inputs=[(2.0,), (4.0,), (1.0,), (0.5,), (0.001,), (0.0,), (-1.0,), (-3.0,), (-0.25,),
-             (1000.0,)], arg_names=("k",), rtol=1e-9, atol=1e-12,
-     input_hints=lambda args: ("for k < 1 the difference k − 1 is negative: use |k − 1|"
+             (1000.0,)], arg_names=("r",), rtol=1e-9, atol=1e-12,
+     input_hints=lambda args: ("for r < 1 the difference r − 1 is negative: use |r − 1|"
                                if 0 <= args[0] < 1 else
-                               "for negative k use |k|: the error is 1" if args[0] < 0 else None))
-_add("ex-gradcheck-scale", "threshold", "the factor k > 1 with a relative error of exactly 1e-7",
-     GC, "number", "solve (k − 1)/(k + 1) = 10⁻⁷ for k", _threshold_factor, rtol=1e-9,
+                               "for negative r use |r|: the error is 1" if args[0] < 0 else None))
+_add("ex-gradcheck-scale", "threshold", "the factor r > 1 with a relative error of exactly 1e-7",
+     GC, "number", "solve (r − 1)/(r + 1) = 10⁻⁷ for r", _threshold_factor, rtol=1e-9,
      alternatives=lambda: [_threshold_factor(low_side=True)],
-     mistakes=lambda: [(1 + 1e-7, "near k = 1 the error is about (k − 1)/2, not k − 1"),
-                       (1e-7, "that is the error; give the factor k")])
+     mistakes=lambda: [(1 + 1e-7, "near r = 1 the error is about (r − 1)/2, not r − 1"),
+                       (1e-7, "that is the error; give the factor r")])
 
 # training ---------------------------------------------------------------------------------------
 TR = "training"
