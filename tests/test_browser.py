@@ -292,7 +292,9 @@ def layout_problems(page, size: str) -> list[str]:
             continue    # spills over: the page width check or its clipping ancestor reports it
         elif size == "laptop":
             problems.append(f"wider than the laptop column: {what}")
-        elif block["output"] and not what.startswith(("table", "div.cell_output")):
+        # a table that a cell displays scrolls in its own box, like a table of the text
+        elif block["output"] and not what.startswith(("table", "div.cell_output",
+                                                      "div.pst-scrollable-table-container")):
             problems.append(f"printed result scrolls instead of wrapping: {what}")
         elif not block["cue"] and not block["code"]:
             problems.append(f"scrolls sideways without a cue or keyboard access: {what}")
